@@ -1,0 +1,48 @@
+// The engine: serves generate_until and loglikelihood requests over a Backend. Knows nothing
+// of tasks or storage; results are handed back through a callback as each request finishes.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "engine/backend.h"
+#include "engine/requests.h"
+#include "engine/tokenizer.h"
+
+namespace yardstick {
+
+struct EngineOptions {
+  int max_batch = 16;   // sequences advanced together per forward call
+};
+
+class Engine {
+ public:
+  // tokenizer may be null: then requests must use ids and may not have stop strings.
+  Engine(std::unique_ptr<Backend> backend, const Tokenizer* tokenizer, EngineOptions options = {});
+  ~Engine();
+
+  const ModelConfig& config() const;
+  Backend& backend();
+
+  using GenerateCallback = std::function<void(size_t index, GenerateResult result)>;
+  using LoglikelihoodCallback = std::function<void(size_t index, LoglikelihoodResult result)>;
+
+  // Each request's result goes to on_done as soon as it is complete (any order). A request
+  // that can't be served (too long for the context) gets Completion::error, and the others
+  // go on.
+  void generate(std::span<const GenerateRequest> requests, const GenerateCallback& on_done);
+  void loglikelihood(std::span<const LoglikelihoodRequest> requests,
+                     const LoglikelihoodCallback& on_done);
+
+  // Conveniences that collect the results in input order.
+  std::vector<GenerateResult> generate(std::span<const GenerateRequest> requests);
+  std::vector<LoglikelihoodResult> loglikelihood(std::span<const LoglikelihoodRequest> requests);
+
+ private:
+  std::unique_ptr<Backend> backend_;
+  const Tokenizer* tokenizer_;
+  EngineOptions options_;
+};
+
+}  // namespace yardstick

@@ -1,0 +1,70 @@
+// Hugging Face tokenizer.json, byte-level BPE as DeepSeek LLM uses it: added/special tokens
+// matched in the raw text first, then the Split(Isolated) pre-tokenizer sequence, Digits,
+// ByteLevel, and BPE merges by rank. Reproduces HF `tokenizers` encode(add_special_tokens=False).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace yardstick {
+
+class Tokenizer {
+ public:
+  ~Tokenizer();
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+
+  // path: a tokenizer.json, or a model directory holding one (tokenizer_config.json beside
+  // it, when present, names the BOS/EOS tokens). Throws ModelFileError naming the file.
+  static Tokenizer from_file(const std::filesystem::path& path);
+  // True when `dir` (a model directory) has a tokenizer.json.
+  static bool present_in(const std::filesystem::path& dir);
+
+  // Text -> ids, no BOS added.
+  std::vector<int32_t> encode(std::string_view text) const;
+  // Ids -> text (byte-level decode; invalid UTF-8 is replaced by U+FFFD as HF does).
+  std::string decode(std::span<const int32_t> ids) const;
+  // The raw bytes a token stands for (added tokens: their content).
+  std::string token_bytes(int32_t id) const;
+
+  int32_t vocab_size() const;                // number of ids the tokenizer knows
+  std::optional<int32_t> bos_id() const;
+  std::optional<int32_t> eos_id() const;
+  std::optional<int32_t> token_to_id(std::string_view token) const;   // vocab or added
+  std::string bos_token() const;             // "" when none
+  std::string eos_token() const;
+
+ private:
+  Tokenizer();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Turns a stream of ids into text, holding back bytes that don't yet form complete UTF-8,
+// so that every returned piece is valid UTF-8 and the concatenation equals decode(all ids).
+class IncrementalDecoder {
+ public:
+  explicit IncrementalDecoder(const Tokenizer& tok) : tok_(&tok) {}
+  std::string push(int32_t id);   // newly completed text (may be empty)
+  std::string flush();            // whatever is held back (incomplete UTF-8 -> U+FFFD)
+
+ private:
+  const Tokenizer* tok_;
+  std::string pending_;
+};
+
+// The DeepSeek chat template (shared/reference/tokenizer/chat_template.jinja), rendered.
+struct ChatMessage {
+  std::string role;     // "system" | "user" | "assistant"
+  std::string content;
+};
+std::string render_chat(std::span<const ChatMessage> messages, std::string_view bos_token,
+                        std::string_view eos_token, bool add_generation_prompt);
+
+}  // namespace yardstick

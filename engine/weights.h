@@ -1,0 +1,49 @@
+// The tensors of a checkpoint: safetensors (single or sharded) read through mmap, or PyTorch
+// pytorch_model*.bin (zip + pickle, single or sharded). One owner for all mapped files.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/model_config.h"
+#include "engine/tensor.h"
+
+namespace yardstick {
+
+class Weights {
+ public:
+  Weights();
+  ~Weights();
+  Weights(Weights&&) noexcept;
+  Weights& operator=(Weights&&) noexcept;
+
+  // Loads every tensor of the checkpoint in model_dir and checks each one the model needs
+  // against cfg (names as in HF LlamaForCausalLM: model.embed_tokens.weight,
+  // model.layers.{i}.self_attn.q_proj.weight, ..., model.norm.weight, lm_head.weight).
+  // Throws ModelFileError naming the file and tensor on a missing, misshapen, truncated or
+  // corrupt tensor.
+  static Weights load(const std::filesystem::path& model_dir, const ModelConfig& cfg);
+
+  // Loads without checking against a config (inspection, tests).
+  static Weights load_unchecked(const std::filesystem::path& model_dir);
+
+  bool has(std::string_view name) const;
+  // Throws ModelFileError if absent.
+  const TensorView& get(std::string_view name) const;
+  std::vector<std::string> names() const;
+  // The checkpoint files, in load order (for digests).
+  const std::vector<std::filesystem::path>& files() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Checks that w holds every tensor cfg requires, with the right shape.
+void check_weights_against_config(const Weights& w, const ModelConfig& cfg);
+
+}  // namespace yardstick

@@ -1,0 +1,13 @@
+// Placeholder registration until this command is built; it refuses to run.
+#include "engine/error.h"
+#include "harness/commands.h"
+
+namespace yardstick::cli {
+
+void register_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "(not built yet)");
+  cmd->allow_extras();
+  cmd->callback([] { throw Error("'bench' is not implemented yet"); });
+}
+
+}  // namespace yardstick::cli

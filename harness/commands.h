@@ -1,0 +1,18 @@
+// Each `yardstick` subcommand lives in its own harness/cmd_*.cpp and registers itself here.
+// A command's callback throws yardstick::Error on failure; main() prints it and exits 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace yardstick::cli {
+
+void register_tokenize(CLI::App& app);     // harness/cmd_tokenize.cpp
+void register_score(CLI::App& app);        // harness/cmd_score.cpp
+void register_generate(CLI::App& app);     // harness/cmd_generate.cpp
+void register_run(CLI::App& app);          // harness/cmd_run.cpp
+void register_report(CLI::App& app);       // harness/cmd_report.cpp
+void register_grade(CLI::App& app);        // harness/cmd_grade.cpp
+void register_synth_model(CLI::App& app);  // harness/cmd_synth_model.cpp
+void register_bench(CLI::App& app);        // harness/cmd_bench.cpp
+
+}  // namespace yardstick::cli

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds everything (the CUDA backend too when nvcc is present) and runs
+# the whole test suite. GPU tests skip themselves when no GPU is present. This is what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+build=${YARDSTICK_BUILD_DIR:-build}
+jobs=${YARDSTICK_JOBS:-$(nproc)}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "$jobs"
+cd "$build"
+ctest --output-on-failure -j "$jobs" --timeout 600
