@@ -1,0 +1,318 @@
+#include "engine/model_config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+
+namespace yardstick {
+
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void refuse(const std::string& source, std::string_view what) {
+  throw ModelFileError(fmt::format("{}: {}", source, what));
+}
+
+// The field's value, or null when absent: HF writes null for "use the default".
+const json& field(const json& j, const char* key) {
+  static const json null_value;
+  auto it = j.find(key);
+  return it == j.end() ? null_value : *it;
+}
+
+int positive_int(const json& v, const char* key, const std::string& source) {
+  if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > INT32_MAX) {
+    refuse(source, fmt::format("'{}' must be a positive integer, got {}", key, v.dump()));
+  }
+  return v.get<int>();
+}
+
+int required_int(const json& cfg, const char* key, const std::string& source) {
+  const json& v = field(cfg, key);
+  if (v.is_null()) refuse(source, fmt::format("required field '{}' is missing", key));
+  return positive_int(v, key, source);
+}
+
+double positive_number(const json& v, const char* key, const std::string& source) {
+  if (!v.is_number() || !(v.get<double>() > 0)) {
+    refuse(source, fmt::format("'{}' must be a positive number, got {}", key, v.dump()));
+  }
+  return v.get<double>();
+}
+
+bool flag(const json& cfg, const char* key, bool fallback, const std::string& source) {
+  const json& v = field(cfg, key);
+  if (v.is_null()) return fallback;
+  if (!v.is_boolean()) refuse(source, fmt::format("'{}' must be true or false, got {}", key, v.dump()));
+  return v.get<bool>();
+}
+
+// The one RoPE this engine implements: plain rotary embedding over the whole head, no scaling.
+// Older configs spell it rope_theta + rope_scaling; transformers 5 writes rope_parameters.
+double parse_rope_theta(const json& cfg, const std::string& source) {
+  const json& scaling = field(cfg, "rope_scaling");
+  const json& params = field(cfg, "rope_parameters");
+  for (const json* spec : {&scaling, &params}) {
+    if (spec->is_null()) continue;
+    const char* key = spec == &scaling ? "rope_scaling" : "rope_parameters";
+    if (!spec->is_object()) refuse(source, fmt::format("'{}' must be an object, got {}", key, spec->dump()));
+    // transformers 4 said "type", later versions "rope_type".
+    const json& type = spec->contains("rope_type") ? (*spec)["rope_type"] : field(*spec, "type");
+    if (!type.is_null() && type != "default") {
+      refuse(source, fmt::format("unsupported RoPE scaling: {} is {} (only plain RoPE is implemented)",
+                                 key, spec->dump()));
+    }
+    if (type.is_null() && spec == &scaling) {
+      refuse(source, fmt::format("unsupported RoPE scaling: rope_scaling is {} (only plain RoPE is "
+                                 "implemented)", spec->dump()));
+    }
+    if (const json& f = field(*spec, "factor"); !f.is_null() && f != 1 && f != 1.0) {
+      refuse(source, fmt::format("unsupported RoPE scaling: {} has factor {}", key, f.dump()));
+    }
+    if (const json& p = field(*spec, "partial_rotary_factor"); !p.is_null() && p != 1 && p != 1.0) {
+      refuse(source, fmt::format("unsupported partial rotary embedding: {} has partial_rotary_factor {}",
+                                 key, p.dump()));
+    }
+  }
+  if (const json& p = field(cfg, "partial_rotary_factor"); !p.is_null() && p != 1 && p != 1.0) {
+    refuse(source, fmt::format("unsupported partial rotary embedding: partial_rotary_factor is {}", p.dump()));
+  }
+
+  std::optional<double> theta;
+  if (const json& t = field(cfg, "rope_theta"); !t.is_null()) theta = positive_number(t, "rope_theta", source);
+  if (params.is_object()) {
+    if (const json& t = field(params, "rope_theta"); !t.is_null()) {
+      const double p = positive_number(t, "rope_parameters.rope_theta", source);
+      if (theta && *theta != p) {
+        refuse(source, fmt::format("rope_theta {} disagrees with rope_parameters.rope_theta {}", *theta, p));
+      }
+      theta = p;
+    }
+  }
+  return theta.value_or(10000.0);   // LlamaConfig's default
+}
+
+void check_architecture(const json& cfg, const std::string& source) {
+  const json& archs = field(cfg, "architectures");
+  const json& model_type = field(cfg, "model_type");
+  if (archs.is_null() && model_type.is_null()) {
+    refuse(source, "required field 'architectures' (or 'model_type') is missing");
+  }
+  if (!archs.is_null()) {
+    if (!archs.is_array() || archs.size() != 1 || archs[0] != "LlamaForCausalLM") {
+      refuse(source, fmt::format("unsupported architecture {} (only LlamaForCausalLM)", archs.dump()));
+    }
+  }
+  if (!model_type.is_null() && model_type != "llama") {
+    refuse(source, fmt::format("unsupported model_type {} (only \"llama\")", model_type.dump()));
+  }
+  if (const json& act = field(cfg, "hidden_act"); !act.is_null() && act != "silu") {
+    refuse(source, fmt::format("unsupported hidden_act {} (only \"silu\")", act.dump()));
+  }
+  if (flag(cfg, "attention_bias", false, source)) refuse(source, "unsupported attention_bias: true");
+  if (flag(cfg, "mlp_bias", false, source)) refuse(source, "unsupported mlp_bias: true");
+  if (const json& q = field(cfg, "quantization_config"); !q.is_null()) {
+    refuse(source, fmt::format("unsupported quantized checkpoint (quantization_config {})", q.dump()));
+  }
+}
+
+// A token id field: an int, or (eos only) a list of ints; null means "not given here".
+std::optional<std::vector<int32_t>> token_ids(const json& v, const char* key, bool allow_list,
+                                              const std::string& source) {
+  if (v.is_null()) return std::nullopt;
+  std::vector<int32_t> ids;
+  auto add = [&](const json& x) {
+    if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > INT32_MAX) {
+      refuse(source, fmt::format("'{}' must be a token id, got {}", key, v.dump()));
+    }
+    ids.push_back(x.get<int32_t>());
+  };
+  if (v.is_array() && allow_list) {
+    for (const json& x : v) add(x);
+  } else {
+    add(v);
+  }
+  return ids;
+}
+
+json read_json(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ModelFileError(fmt::format("{}: cannot open", file.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return json::parse(ss.str());
+  } catch (const json::parse_error& e) {
+    throw ModelFileError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
+  }
+}
+
+// Special tokens named by tokenizer_config.json ("<｜begin▁of▁sentence｜>", or an AddedToken
+// object holding it), resolved to ids through tokenizer.json beside it.
+class TokenizerConfigTokens {
+ public:
+  explicit TokenizerConfigTokens(const std::filesystem::path& dir) : dir_(dir) {
+    const auto file = dir / "tokenizer_config.json";
+    if (std::filesystem::exists(file)) config_ = read_json(file);
+  }
+
+  std::optional<int32_t> id_of(const char* key) {
+    const std::string source = (dir_ / "tokenizer_config.json").string();
+    const json& v = field(config_, key);
+    std::string content;
+    if (v.is_string()) {
+      content = v.get<std::string>();
+    } else if (v.is_object() && field(v, "content").is_string()) {
+      content = v["content"].get<std::string>();
+    } else if (v.is_null()) {
+      return std::nullopt;
+    } else {
+      refuse(source, fmt::format("'{}' must be a string or an AddedToken object, got {}", key, v.dump()));
+    }
+    const json& vocab = tokenizer();
+    if (vocab.is_null()) return std::nullopt;   // nothing to resolve against: not given here
+    for (const json& t : field(vocab, "added_tokens")) {
+      if (field(t, "content") == content && field(t, "id").is_number_integer()) return t["id"].get<int32_t>();
+    }
+    if (const json& id = field(field(field(vocab, "model"), "vocab"), content.c_str()); id.is_number_integer()) {
+      return id.get<int32_t>();
+    }
+    refuse(source, fmt::format("'{}' is \"{}\", which {} does not define", key, content,
+                               (dir_ / "tokenizer.json").string()));
+  }
+
+ private:
+  // tokenizer.json is megabytes of JSON: read only when a special token must be resolved.
+  const json& tokenizer() {
+    if (!tokenizer_read_) {
+      tokenizer_read_ = true;
+      const auto file = dir_ / "tokenizer.json";
+      if (std::filesystem::exists(file)) tokenizer_ = read_json(file);
+    }
+    return tokenizer_;
+  }
+
+  std::filesystem::path dir_;
+  json config_;
+  json tokenizer_;
+  bool tokenizer_read_ = false;
+};
+
+void check_token_ids(const std::vector<int32_t>& ids, const char* what, int vocab_size,
+                     const std::string& source) {
+  for (int32_t id : ids) {
+    if (id >= vocab_size) {
+      refuse(source, fmt::format("{} token id {} is outside the vocabulary ({})", what, id, vocab_size));
+    }
+  }
+}
+
+}  // namespace
+
+bool ModelConfig::is_eos(int32_t id) const {
+  return std::find(eos_token_ids.begin(), eos_token_ids.end(), id) != eos_token_ids.end();
+}
+
+ModelConfig parse_model_config(const json& cfg, const std::string& source) {
+  if (!cfg.is_object()) refuse(source, "not a JSON object");
+  check_architecture(cfg, source);
+
+  ModelConfig c;
+  c.architecture = "LlamaForCausalLM";
+  c.hidden_size = required_int(cfg, "hidden_size", source);
+  c.intermediate_size = required_int(cfg, "intermediate_size", source);
+  c.num_layers = required_int(cfg, "num_hidden_layers", source);
+  c.num_heads = required_int(cfg, "num_attention_heads", source);
+  c.vocab_size = required_int(cfg, "vocab_size", source);
+  c.max_position_embeddings = required_int(cfg, "max_position_embeddings", source);
+
+  const json& kv = field(cfg, "num_key_value_heads");
+  c.num_kv_heads = kv.is_null() ? c.num_heads : positive_int(kv, "num_key_value_heads", source);
+  if (c.num_heads % c.num_kv_heads != 0) {
+    refuse(source, fmt::format("num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                               c.num_heads, c.num_kv_heads));
+  }
+  const json& hd = field(cfg, "head_dim");
+  if (hd.is_null()) {
+    if (c.hidden_size % c.num_heads != 0) {
+      refuse(source, fmt::format("hidden_size {} is not a multiple of num_attention_heads {} and no "
+                                 "head_dim is given", c.hidden_size, c.num_heads));
+    }
+    c.head_dim = c.hidden_size / c.num_heads;
+  } else {
+    c.head_dim = positive_int(hd, "head_dim", source);
+  }
+  if (c.head_dim % 2 != 0) refuse(source, fmt::format("head_dim {} is odd; RoPE needs pairs", c.head_dim));
+
+  if (const json& eps = field(cfg, "rms_norm_eps"); !eps.is_null()) {
+    c.rms_norm_eps = positive_number(eps, "rms_norm_eps", source);
+  }
+  c.rope_theta = parse_rope_theta(cfg, source);
+  c.tie_word_embeddings = flag(cfg, "tie_word_embeddings", false, source);
+  for (const char* key : {"dtype", "torch_dtype"}) {   // transformers 5 renamed torch_dtype
+    if (const json& d = field(cfg, key); d.is_string()) {
+      c.torch_dtype = d.get<std::string>();
+      break;
+    }
+  }
+
+  if (auto bos = token_ids(field(cfg, "bos_token_id"), "bos_token_id", false, source)) c.bos_token_id = (*bos)[0];
+  if (auto eos = token_ids(field(cfg, "eos_token_id"), "eos_token_id", true, source)) c.eos_token_ids = *eos;
+  if (c.bos_token_id >= 0) check_token_ids({c.bos_token_id}, "bos", c.vocab_size, source);
+  check_token_ids(c.eos_token_ids, "eos", c.vocab_size, source);
+  return c;
+}
+
+ModelConfig load_model_config(const std::filesystem::path& model_dir) {
+  const auto config_file = model_dir / "config.json";
+  if (!std::filesystem::exists(config_file)) {
+    throw ModelFileError(fmt::format("{}: no config.json in the model directory", model_dir.string()));
+  }
+  ModelConfig c = parse_model_config(read_json(config_file), config_file.string());
+
+  // Precedence, highest first: generation_config.json, tokenizer_config.json, config.json.
+  const auto gen_file = model_dir / "generation_config.json";
+  const auto tok_file = model_dir / "tokenizer_config.json";
+  std::optional<int32_t> bos;
+  std::optional<std::vector<int32_t>> eos;
+  std::filesystem::path bos_source = config_file, eos_source = config_file;
+  if (std::filesystem::exists(gen_file)) {
+    const json gen = read_json(gen_file);
+    if (!gen.is_object()) refuse(gen_file.string(), "not a JSON object");
+    if (auto ids = token_ids(field(gen, "bos_token_id"), "bos_token_id", false, gen_file.string())) {
+      bos = (*ids)[0];
+      bos_source = gen_file;
+    }
+    if ((eos = token_ids(field(gen, "eos_token_id"), "eos_token_id", true, gen_file.string()))) {
+      eos_source = gen_file;
+    }
+  }
+  if (!bos || !eos) {
+    TokenizerConfigTokens tokens(model_dir);
+    if (!bos && (bos = tokens.id_of("bos_token"))) bos_source = tok_file;
+    if (!eos) {
+      if (auto id = tokens.id_of("eos_token")) {
+        eos = std::vector<int32_t>{*id};
+        eos_source = tok_file;
+      }
+    }
+  }
+  if (bos) {
+    check_token_ids({*bos}, "bos", c.vocab_size, bos_source.string());
+    c.bos_token_id = *bos;
+  }
+  if (eos) {
+    check_token_ids(*eos, "eos", c.vocab_size, eos_source.string());
+    c.eos_token_ids = *eos;
+  }
+  return c;
+}
+
+}  // namespace yardstick
