@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ class Backend {
   virtual int sequence_length(SeqId seq) const = 0;
   // Forgets the KV state past the first n tokens (n <= sequence_length).
   virtual void truncate(SeqId seq, int n) = 0;
+  // Optional: a new sequence whose KV state is a copy of seq's, so that n samples of one prompt
+  // share a single prefill. Only called when can_fork() is true.
+  virtual bool can_fork() const { return false; }
+  virtual SeqId fork_sequence(SeqId seq) {
+    throw std::logic_error(name() + ": fork_sequence is not supported");
+  }
 
   // Runs the model over every chunk. Writes fp32 logits, one row of config().vocab_size per
   // requested position, chunk after chunk, into `logits` (resized by the backend).

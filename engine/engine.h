@@ -13,7 +13,8 @@
 namespace yardstick {
 
 struct EngineOptions {
-  int max_batch = 16;   // sequences advanced together per forward call
+  int max_batch = 16;            // sequences advanced together per forward call
+  int max_prefill_tokens = 512;  // prompt tokens fed per forward call, over all sequences
 };
 
 class Engine {

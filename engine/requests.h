@@ -27,7 +27,9 @@ enum class FinishReason { Length, Stop, Eos, Error };
 const char* finish_reason_name(FinishReason r);   // "length" | "stop" | "eos" | "error"
 
 struct Completion {
-  std::vector<int32_t> ids;   // generated ids, cut after the last token kept (stop/EOS excluded)
+  // Generated ids. EOS is excluded; on a stop string they run up to and including the token
+  // that completed it (whose text may reach past the cut in `text`).
+  std::vector<int32_t> ids;
   std::string text;           // decoded output, cut before the stop string
   FinishReason finish = FinishReason::Length;
   std::string error;          // set when finish == Error (e.g. prompt longer than the context)
