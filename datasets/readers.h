@@ -22,7 +22,8 @@ nlohmann::json read_json(const std::filesystem::path& path);
 
 // A CSV table: RFC 4180 quoting ("" inside a quoted field is one quote; quoted fields may hold
 // commas and newlines), CRLF or LF line ends, UTF-8 passed through unchanged (a leading BOM is
-// dropped). The first record is the header.
+// dropped), blank lines skipped. A quote inside an unquoted field is text, as Python's csv
+// reads it. The first record is the header.
 struct CsvTable {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;   // each row has header.size() fields
@@ -31,8 +32,8 @@ struct CsvTable {
   size_t column(const std::string& name) const;
 };
 
-// Throws InputError "<file>:<line>: <problem>" on an unterminated quote or a row whose field
-// count differs from the header's.
+// Throws InputError "<file>:<line>: <problem>" on an unterminated quoted field, text after a
+// closing quote, or a row whose field count differs from the header's.
 CsvTable parse_csv(std::string_view text, const std::string& origin);
 CsvTable read_csv(const std::filesystem::path& path);
 

@@ -16,7 +16,8 @@ struct PublishedRecord {
   std::string benchmark;           // the publication's name: "GSM8K", "C-Eval", ...
   double value = 0.0;              // as published: accuracies in percent (17.4 means 17.4%)
   std::string metric;              // as published: "acc", "pass@1", "BPB", ...
-  bool percent = false;            // value is a percentage (divide by 100 to compare with a fraction)
+  std::string unit;                // "percent", "bits per byte", "score", "fraction" or "unknown"
+  bool percent = false;            // unit == "percent": divide by 100 to compare with a fraction
   std::optional<int> shots;        // nullopt: not stated
   std::string source;              // "PAPER", "GH_README", "GH_MORE", ...
   std::string source_detail;       // e.g. "Table 5 (Main results, base models)"
@@ -39,8 +40,8 @@ class PublishedNumbers {
 
   // All records for (model, benchmark), model and benchmark matched case-insensitively and the
   // benchmark given either way benchmark_name() accepts, best first by this rule:
-  //   1. a record whose metric has a stated unit beats one whose unit is not stated (such a
-  //      number can't be compared with anything we measure);
+  //   1. a record whose unit is known beats one whose unit is "unknown" (such a number can't
+  //      be compared with anything we measure);
   //   2. confirmed_primary beats unconfirmed (an official artifact beats a transcription);
   //   3. by source: PAPER (the paper's tables), then GH_README, then GH_MORE, then any other;
   //   4. file order.

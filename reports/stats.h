@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace yardstick {
 
@@ -28,7 +29,7 @@ double student_t_quantile(double p, double degrees_of_freedom);
 // inside [0, 1] and keeps its coverage near 0 and 1 and for small n where the normal
 // approximation does not; std_error is sqrt(p(1-p)/n). n == 0 gives all zeros.
 Estimate proportion_estimate(size_t successes, size_t n, double confidence = kDefaultConfidence);
-Estimate proportion_estimate(std::span<const bool> outcomes, double confidence = kDefaultConfidence);
+Estimate proportion_estimate(const std::vector<bool>& outcomes, double confidence = kDefaultConfidence);
 
 // Mean of real values: sample standard deviation (n-1), interval mean +- t(n-1) * std_error.
 // n == 1 gives a zero-width interval at the value (nothing is known of the spread); n == 0 zeros.
@@ -54,9 +55,9 @@ struct PairedComparison {
   double ci_high = 0.0;
   bool significant = false;      // mcnemar_p < 1 - confidence
 };
-// Throws InputError when the spans differ in length. The bootstrap resamples docs with a
+// Throws InputError when a and b differ in length. The bootstrap resamples docs with a
 // deterministic generator seeded by `seed`, so a report is reproducible.
-PairedComparison compare_paired(std::span<const bool> a, std::span<const bool> b,
+PairedComparison compare_paired(const std::vector<bool>& a, const std::vector<bool>& b,
                                 double confidence = kDefaultConfidence, uint64_t seed = 0,
                                 int resamples = 10000);
 

@@ -1,0 +1,45 @@
+#include "scorers/registry.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include <fmt/core.h>
+
+#include "engine/error.h"
+#include "scorers/gsm8k.h"
+
+namespace yardstick {
+namespace {
+
+using Grader = std::function<std::vector<Verdict>(std::string_view output, std::string_view gold)>;
+
+// One entry per task family; each grader returns its primary verdict first.
+const std::map<std::string, Grader, std::less<>>& graders() {
+  static const std::map<std::string, Grader, std::less<>> table = {
+      {"gsm8k", grade_gsm8k},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<Verdict> grade(std::string_view task_family, std::string_view output, std::string_view gold) {
+  auto it = graders().find(task_family);
+  if (it == graders().end()) {
+    std::string known;
+    for (const auto& name : grader_families()) known += (known.empty() ? "" : ", ") + name;
+    throw InputError(fmt::format("no grader for task family \"{}\" (graders: {})", task_family, known));
+  }
+  return it->second(output, gold);
+}
+
+bool has_grader(std::string_view task_family) { return graders().count(task_family) > 0; }
+
+std::vector<std::string> grader_families() {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : graders()) names.push_back(name);
+  return names;   // std::map keeps them sorted
+}
+
+}  // namespace yardstick
