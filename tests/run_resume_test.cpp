@@ -1,0 +1,303 @@
+// `yardstick run` as a user drives it: a real process, SIGKILLed mid-run and resumed (every
+// sample exactly once, metrics right), --rescore from stored outputs, run-name rules, and
+// dataset files that are missing or altered.
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/test_paths.h"
+
+namespace yardstick {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A yardstick child process with stdout and stderr captured in files.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& args) : dir_(test::make_temp_dir("child")) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      int out = open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int err = open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(out, 1);
+      dup2(err, 2);
+      std::vector<std::string> all{test::yardstick_binary().string()};
+      all.insert(all.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : all) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  // Exit code, or -signal when killed.
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  }
+  bool running() {
+    int status = 0;
+    return waitpid(pid_, &status, WNOHANG) == 0;
+  }
+  void kill9() { ::kill(pid_, SIGKILL); }
+  std::string out() const { return read_text(dir_ / "stdout"); }
+  std::string err() const { return read_text(dir_ / "stderr"); }
+
+ private:
+  fs::path dir_;
+  pid_t pid_ = -1;
+};
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result yardstick(const std::vector<std::string>& args) {
+  Child c(args);
+  int code = c.wait();
+  return {code, c.out(), c.err()};
+}
+
+// One value from a query on the database, read the way any other process would.
+int64_t query_int(const fs::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  int64_t v = -1;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+      v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(h);
+  return v;
+}
+
+void exec_sql(const fs::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(h);
+}
+
+std::string data_dir() { return (test::shared_dir() / "datasets").string(); }
+
+// The run name is the first stdout line: "run <name>".
+std::string run_name_of(const std::string& out) {
+  auto line = out.substr(0, out.find('\n'));
+  return line.rfind("run ", 0) == 0 ? line.substr(4) : "";
+}
+
+// The tiny synthetic model, written once per test binary.
+const fs::path& tiny_model() {
+  static const fs::path dir = [] {
+    auto d = test::make_temp_dir("tiny-model") / "tiny";
+    Result r = yardstick({"synth-model", "--out", d.string(), "--preset", "tiny", "--seed", "1"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return d;
+  }();
+  return dir;
+}
+
+TEST(RunResume, KilledMidRunThenResumedStoresEverySampleExactlyOnce) {
+  auto db = test::make_temp_dir("resume") / "runs.db";
+  const int limit = 8;
+  // One sequence at a time, few tokens: samples finish one by one, so the kill lands between them.
+  std::vector<std::string> args{"run", "--model", tiny_model().string(), "--tasks", "gsm8k", "--db", db.string(),
+                                "--data-dir", data_dir(), "--limit", std::to_string(limit), "--max-batch", "1",
+                                "--max-new-tokens", "24", "--threads", "1", "--run-name", "crash"};
+  Child first(args);
+  int64_t stored = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (std::chrono::steady_clock::now() < deadline && first.running()) {
+    stored = query_int(db, "SELECT COUNT(*) FROM samples");
+    if (stored >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  first.kill9();
+  EXPECT_EQ(first.wait(), -SIGKILL) << "the run ended before it could be killed:\n" << first.err();
+  stored = query_int(db, "SELECT COUNT(*) FROM samples");
+  ASSERT_GE(stored, 2);
+  ASSERT_LT(stored, limit) << "every sample was already stored when the kill landed";
+  // A sample is never without its verdicts: they were written in the same transaction.
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples s WHERE (SELECT COUNT(*) FROM verdicts v WHERE "
+                          "v.sample_id = s.id) != 2"),
+            0);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs WHERE status = 'running'"), 1);
+
+  Result second = yardstick(args);
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("resuming"));
+  EXPECT_THAT(second.out, HasSubstr(std::to_string(stored) + " already stored"));
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples"), limit);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(DISTINCT doc_id) FROM samples"), limit);
+  EXPECT_EQ(query_int(db, "SELECT MAX(CAST(doc_id AS INTEGER)) FROM samples"), limit - 1);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM verdicts"), 2 * limit);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs"), 1);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished'"), 1);
+  // Metrics cover every sample, and agree with the verdicts.
+  EXPECT_EQ(query_int(db, "SELECT n FROM metrics WHERE scorer = 'strict-match'"), limit);
+  EXPECT_EQ(query_int(db, "SELECT CAST(ROUND(value * 1000) AS INTEGER) FROM metrics WHERE scorer = 'strict-match'"),
+            query_int(db, "SELECT CAST(ROUND(AVG(correct) * 1000) AS INTEGER) FROM verdicts WHERE scorer = "
+                          "'strict-match'"));
+
+  // A third run of the same command has nothing left to do.
+  Result third = yardstick(args);
+  ASSERT_EQ(third.code, 0) << third.err;
+  EXPECT_THAT(third.out, HasSubstr("0 written"));
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples"), limit);
+}
+
+std::vector<std::string> gold_args(const fs::path& db, int limit) {
+  return {"run", "--model", "gold", "--tasks", "gsm8k", "--db", db.string(), "--data-dir", data_dir(),
+          "--limit", std::to_string(limit)};
+}
+
+TEST(RunGold, ReferenceAnswersScoreFullMarksAndTheGeneratedNameIsPrinted) {
+  auto db = test::make_temp_dir("gold") / "runs.db";
+  Result r = yardstick(gold_args(db, 12));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string name = run_name_of(r.out);
+  EXPECT_THAT(name, ::testing::StartsWith("gold-gsm8k-"));
+  EXPECT_THAT(r.out, HasSubstr("gsm8k strict-match acc: 100.00%"));
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples WHERE finish_reason = 'reference'"), 12);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM verdicts WHERE correct = 1"), 24);
+  EXPECT_EQ(query_int(db, "SELECT n FROM metrics WHERE scorer = 'strict-match'"), 12);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs WHERE name = '" + name + "' AND status = 'finished'"), 1);
+
+  // The same command again finds the same run by its derived name; a larger limit extends it.
+  Result again = yardstick(gold_args(db, 15));
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(run_name_of(again.out), name);
+  EXPECT_THAT(again.out, HasSubstr("15 planned, 12 already stored, 3 written"));
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples"), 15);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs"), 1);
+}
+
+TEST(RunGold, RescoreRegradesStoredOutputsWithoutAModel) {
+  auto db = test::make_temp_dir("rescore") / "runs.db";
+  auto args = gold_args(db, 5);
+  args.insert(args.end(), {"--run-name", "r1"});
+  ASSERT_EQ(yardstick(args).code, 0);
+  // Tamper with what is stored: one output now answers wrongly, and every verdict says "wrong".
+  exec_sql(db, "UPDATE samples SET output = 'Q: x\nA: The answer is 17.' WHERE doc_id = '0'");
+  exec_sql(db, "UPDATE verdicts SET correct = 0");
+
+  Result r = yardstick({"run", "--db", db.string(), "--run-name", "r1", "--rescore"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("re-scored 5 samples"));
+  // Re-graded from the stored outputs: doc 0 is now wrong (17 != 18), the others right again.
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM verdicts WHERE correct = 1 AND scorer = 'strict-match'"), 4);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM verdicts"), 10);
+  EXPECT_EQ(query_int(db, "SELECT CAST(ROUND(value * 100) AS INTEGER) FROM metrics WHERE scorer = 'strict-match'"), 80);
+
+  // The same command plus --rescore works too (the run is found by its options).
+  auto again = args;
+  again.push_back("--rescore");
+  Result r2 = yardstick(again);
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples"), 5);
+}
+
+TEST(RunGold, RescoreOfAnUnknownRunIsRefused) {
+  auto db = test::make_temp_dir("rescore-missing") / "runs.db";
+  ASSERT_EQ(yardstick(gold_args(db, 2)).code, 0);
+  Result r = yardstick({"run", "--db", db.string(), "--run-name", "nope", "--rescore"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no run named \"nope\""));
+}
+
+TEST(RunNames, ADifferentConfigurationUnderAnExistingNameIsRefused) {
+  auto db = test::make_temp_dir("names") / "runs.db";
+  auto args = gold_args(db, 3);
+  args.insert(args.end(), {"--run-name", "mine"});
+  ASSERT_EQ(yardstick(args).code, 0);
+
+  auto fewer_shots = args;
+  fewer_shots.insert(fewer_shots.end(), {"--shots", "4"});
+  Result r = yardstick(fewer_shots);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("run \"mine\""));
+  EXPECT_THAT(r.err, HasSubstr("different configuration"));
+  EXPECT_THAT(r.err, HasSubstr("/tasks/0/shots"));
+
+  // Another model under the same name is refused the same way, and nothing was written.
+  auto other_model = args;
+  other_model[2] = tiny_model().string();
+  Result r2 = yardstick(other_model);
+  EXPECT_EQ(r2.code, 1);
+  EXPECT_THAT(r2.err, HasSubstr("/model/"));
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples"), 3);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs"), 1);
+}
+
+// A private copy of the gsm8k folder in a data directory of its own.
+fs::path copy_gsm8k() {
+  auto dir = test::make_temp_dir("data");
+  fs::copy(test::shared_dir() / "datasets" / "gsm8k", dir / "gsm8k");
+  for (const auto& e : fs::directory_iterator(dir / "gsm8k"))
+    fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+  return dir;
+}
+
+TEST(RunData, AlteredDatasetFileIsAnErrorNamingIt) {
+  auto data = copy_gsm8k();
+  {
+    std::fstream f(data / "gsm8k" / "test.jsonl", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('#');
+  }
+  auto args = gold_args(test::make_temp_dir("altered") / "runs.db", 2);
+  args[8] = data.string();
+  Result r = yardstick(args);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("gsm8k/test.jsonl"));
+  EXPECT_THAT(r.err, HasSubstr("3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"));
+  EXPECT_THAT(r.err, HasSubstr("openai/grade-school-math"));
+}
+
+TEST(RunData, MissingDatasetFileIsAnErrorNamingIt) {
+  auto data = copy_gsm8k();
+  fs::remove(data / "gsm8k" / "fewshot_cot_8shot.json");
+  auto args = gold_args(test::make_temp_dir("missing") / "runs.db", 2);
+  args[8] = data.string();
+  Result r = yardstick(args);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("gsm8k/fewshot_cot_8shot.json"));
+  EXPECT_THAT(r.err, HasSubstr("missing"));
+}
+
+TEST(RunData, UnknownTaskIsAnError) {
+  Result r = yardstick({"run", "--model", "gold", "--tasks", "gsm9k", "--db",
+                        (test::make_temp_dir("task") / "runs.db").string(), "--data-dir", data_dir()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("unknown task \"gsm9k\""));
+}
+
+}  // namespace
+}  // namespace yardstick
