@@ -1,0 +1,83 @@
+#include "reports/markdown.h"
+
+#include <fmt/format.h>
+
+#include "reports/stats.h"
+
+namespace yardstick {
+
+namespace {
+
+// Table cells hold free text (scorer names, sources): keep a '|' from splitting a cell.
+std::string cell(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string pct(double fraction) { return fmt::format("{:.1f}", 100.0 * fraction); }
+
+void render_task(std::string& out, const RunReport& run, const TaskReport& t) {
+  out += fmt::format("## {} (v{}, {} prompts, {} shots)\n\n", t.task, t.version, t.prompt_style, t.shots);
+  if (t.metrics.empty()) {
+    out += "No graded samples yet.\n\n";
+    return;
+  }
+  const bool compare = t.published.has_value();
+  std::string published_header = compare ? fmt::format("published ({})", cell(run.against)) : "published";
+  out += fmt::format("| metric | ours % (95% CI) | n | {} | difference | within noise |\n", published_header);
+  out += "|---|---|---|---|---|---|\n";
+  for (size_t i = 0; i < t.metrics.size(); ++i) {
+    const ReportMetric& m = t.metrics[i];
+    std::string name = fmt::format("{} {}{}", cell(m.metric), cell(m.scorer), i == 0 ? " (primary)" : "");
+    std::string ours = fmt::format("{} [{}, {}]", pct(m.value), pct(m.ci_low), pct(m.ci_high));
+    std::string published = "—", diff = "—", noise = "—";
+    if (compare && t.published->percent) {
+      Estimate e;
+      e.mean = m.value;
+      e.ci_low = m.ci_low;
+      e.ci_high = m.ci_high;
+      e.n = static_cast<size_t>(m.n);
+      PublishedComparison c = compare_to_published(e, t.published->value / 100.0);
+      published = fmt::format("{:.1f}", t.published->value);
+      diff = fmt::format("{:+.1f}", 100.0 * c.difference);
+      noise = c.within_noise ? "yes" : "no";
+    } else if (compare) {
+      published = fmt::format("{} {}", t.published->value, cell(t.published->metric));
+      diff = "not comparable";
+    }
+    out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", name, ours, m.n, published, diff, noise);
+  }
+  out += "\n";
+  if (compare) {
+    const PublishedRecord& p = *t.published;
+    out += fmt::format("Published: {} {} for {} ({}{}{}).", p.benchmark, p.value, p.model, p.source,
+                       p.source_detail.empty() ? "" : ", ", p.source_detail);
+    if (p.shots && *p.shots != t.shots)
+      out += fmt::format(" Note: published with {} shots, this run used {}.", *p.shots, t.shots);
+    out += "\n\n";
+  } else if (!run.against.empty()) {
+    out += fmt::format("No published {} number for {}.\n\n", t.task, cell(run.against));
+  }
+}
+
+}  // namespace
+
+std::string render_markdown(const RunReport& r) {
+  std::string out = fmt::format("# yardstick report: {}\n\n", r.run_name);
+  out += fmt::format("- model: {}{}\n", r.model_name, r.model_path.empty() ? "" : fmt::format(" (`{}`)", r.model_path));
+  if (!r.weights_digest.empty()) out += fmt::format("- weights sha256: `{}`\n", r.weights_digest);
+  out += fmt::format("- engine: {}\n", r.engine_build);
+  out += fmt::format("- status: {}, started {}{}\n", r.status, r.started_at,
+                     r.finished_at.empty() ? "" : ", finished " + r.finished_at);
+  if (r.limit) out += fmt::format("- limit: first {} docs per task (not comparable with a full-set number)\n", *r.limit);
+  out += fmt::format("- compared with: {}\n\n", r.against.empty() ? "nothing (no --against model)" : r.against);
+  for (const auto& t : r.tasks) render_task(out, r, t);
+  return out;
+}
+
+}  // namespace yardstick
