@@ -1,14 +1,13 @@
 #include "engine/model_config.h"
 
 #include <algorithm>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/json_file.h"
 
 namespace yardstick {
 
@@ -142,25 +141,13 @@ std::optional<std::vector<int32_t>> token_ids(const json& v, const char* key, bo
   return ids;
 }
 
-json read_json(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ModelFileError(fmt::format("{}: cannot open", file.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return json::parse(ss.str());
-  } catch (const json::parse_error& e) {
-    throw ModelFileError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
-  }
-}
-
 // Special tokens named by tokenizer_config.json ("<｜begin▁of▁sentence｜>", or an AddedToken
 // object holding it), resolved to ids through tokenizer.json beside it.
 class TokenizerConfigTokens {
  public:
   explicit TokenizerConfigTokens(const std::filesystem::path& dir) : dir_(dir) {
     const auto file = dir / "tokenizer_config.json";
-    if (std::filesystem::exists(file)) config_ = read_json(file);
+    if (std::filesystem::exists(file)) config_ = read_json_file(file);
   }
 
   std::optional<int32_t> id_of(const char* key) {
@@ -194,7 +181,7 @@ class TokenizerConfigTokens {
     if (!tokenizer_read_) {
       tokenizer_read_ = true;
       const auto file = dir_ / "tokenizer.json";
-      if (std::filesystem::exists(file)) tokenizer_ = read_json(file);
+      if (std::filesystem::exists(file)) tokenizer_ = read_json_file(file);
     }
     return tokenizer_;
   }
@@ -273,9 +260,10 @@ ModelConfig parse_model_config(const json& cfg, const std::string& source) {
 ModelConfig load_model_config(const std::filesystem::path& model_dir) {
   const auto config_file = model_dir / "config.json";
   if (!std::filesystem::exists(config_file)) {
-    throw ModelFileError(fmt::format("{}: no config.json in the model directory", model_dir.string()));
+    throw ModelFileError(fmt::format("{}: no such file (is {} a model directory?)", config_file.string(),
+                                     model_dir.string()));
   }
-  ModelConfig c = parse_model_config(read_json(config_file), config_file.string());
+  ModelConfig c = parse_model_config(read_json_file(config_file), config_file.string());
 
   // Precedence, highest first: generation_config.json, tokenizer_config.json, config.json.
   const auto gen_file = model_dir / "generation_config.json";
@@ -284,7 +272,7 @@ ModelConfig load_model_config(const std::filesystem::path& model_dir) {
   std::optional<std::vector<int32_t>> eos;
   std::filesystem::path bos_source = config_file, eos_source = config_file;
   if (std::filesystem::exists(gen_file)) {
-    const json gen = read_json(gen_file);
+    const json gen = read_json_file(gen_file);
     if (!gen.is_object()) refuse(gen_file.string(), "not a JSON object");
     if (auto ids = token_ids(field(gen, "bos_token_id"), "bos_token_id", false, gen_file.string())) {
       bos = (*ids)[0];

@@ -37,11 +37,21 @@ class Weights {
   std::vector<std::string> names() const;
   // The checkpoint files, in load order (for digests).
   const std::vector<std::filesystem::path>& files() const;
+  // The checkpoint file holding the tensor. Throws ModelFileError if absent.
+  const std::filesystem::path& file_of(std::string_view name) const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A tensor the model needs, by its HF LlamaForCausalLM name, and the shape cfg gives it.
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+// Every tensor cfg requires, in the order HF lists them (lm_head.weight only when untied).
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& cfg);
 
 // Checks that w holds every tensor cfg requires, with the right shape.
 void check_weights_against_config(const Weights& w, const ModelConfig& cfg);

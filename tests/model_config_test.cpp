@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "tests/error_message.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -29,12 +30,7 @@ json llama_config() {
 
 // The message of the ModelFileError that parsing cfg throws ("" if none).
 std::string refusal(const json& cfg) {
-  try {
-    parse_model_config(cfg, "/models/x/config.json");
-  } catch (const ModelFileError& e) {
-    return e.what();
-  }
-  return "";
+  return test::model_file_error([&] { parse_model_config(cfg, "/models/x/config.json"); });
 }
 
 void write_file(const std::filesystem::path& p, const std::string& text) {
@@ -277,32 +273,18 @@ TEST(ModelConfig, ConfigJsonIdsUsedWhenNothingElseSaysSo) {
 TEST(ModelConfig, UnknownTokenizerConfigTokenIsAnError) {
   const auto dir = dir_with_tokenizer_config("cfg-unknown", R"({"bos_token": "<bos>", "eos_token": "</s>"})");
   write_file(dir / "tokenizer.json", kTinyTokenizerJson);
-  try {
-    load_model_config(dir);
-    FAIL() << "expected a ModelFileError";
-  } catch (const ModelFileError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("tokenizer_config.json"));
-    EXPECT_THAT(e.what(), HasSubstr("<bos>"));
-  }
+  const std::string err = test::model_file_error([&] { load_model_config(dir); });
+  EXPECT_THAT(err, HasSubstr("tokenizer_config.json"));
+  EXPECT_THAT(err, HasSubstr("<bos>"));
 }
 
 TEST(ModelConfig, MissingOrBrokenConfigJsonNamesTheFile) {
   const auto dir = test::make_temp_dir("cfg-missing");
-  try {
-    load_model_config(dir);
-    FAIL() << "expected a ModelFileError";
-  } catch (const ModelFileError& e) {
-    EXPECT_THAT(e.what(), HasSubstr(dir.string()));
-    EXPECT_THAT(e.what(), HasSubstr("config.json"));
-  }
+  auto load = [&] { load_model_config(dir); };
+  EXPECT_THAT(test::model_file_error(load), HasSubstr((dir / "config.json").string()));
   write_file(dir / "config.json", "{\"hidden_size\": ");
-  try {
-    load_model_config(dir);
-    FAIL() << "expected a ModelFileError";
-  } catch (const ModelFileError& e) {
-    EXPECT_THAT(e.what(), HasSubstr((dir / "config.json").string()));
-    EXPECT_THAT(e.what(), HasSubstr("not valid JSON"));
-  }
+  EXPECT_THAT(test::model_file_error(load), HasSubstr((dir / "config.json").string()));
+  EXPECT_THAT(test::model_file_error(load), HasSubstr("not valid JSON"));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/error.h"
+#include "tests/error_message.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -33,12 +34,7 @@ void write_raw(const fs::path& file, const std::string& header, const std::strin
 
 // The message of the ModelFileError that opening file throws ("" if none).
 std::string open_error(const fs::path& file) {
-  try {
-    SafetensorsFile f(file);
-  } catch (const ModelFileError& e) {
-    return e.what();
-  }
-  return "";
+  return test::model_file_error([&] { SafetensorsFile f(file); });
 }
 
 TEST(Safetensors, RoundTripKeepsDtypeShapeBytesAndMetadata) {
