@@ -1,0 +1,528 @@
+#include "engine/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "engine/cuda/attention.h"
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/device_buffer.h"
+#include "engine/cuda/device_weights.h"
+#include "engine/cuda/embedding.h"
+#include "engine/cuda/gemm.h"
+#include "engine/cuda/kv_cache.h"
+#include "engine/cuda/logits.h"
+#include "engine/cuda/rmsnorm.h"
+#include "engine/cuda/rope.h"
+#include "engine/cuda/swiglu.h"
+#include "engine/error.h"
+
+namespace yardstick {
+
+namespace cuda {
+
+// The activations of one forward step and its metadata, sized once for the largest step the
+// options allow (S tokens, B sequences, R logits rows).
+class StepBuffers {
+ public:
+  struct Capacity {
+    size_t S, B, R, tiles, max_blocks;
+  };
+
+  static Capacity capacity(const CudaBackendOptions& o, int max_blocks) {
+    const size_t S = size_t(o.max_step_tokens), B = size_t(o.max_step_seqs);
+    return {S, B, size_t(o.max_step_logits), S / kPrefillQueryTile + B, size_t(max_blocks)};
+  }
+  // int32 metadata: tokens, positions, token -> sequence, logits rows, per-sequence q_start,
+  // q_len, kv_len, prefill tiles (sequence, first query), block tables.
+  static size_t meta_ints(const Capacity& c) { return 3 * c.S + c.R + 3 * c.B + 2 * c.tiles + c.B * c.max_blocks; }
+
+  static size_t bytes_needed(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len) {
+    const Capacity c = capacity(o, max_blocks);
+    const size_t C = size_t(cfg.hidden_size), HD = size_t(cfg.head_dim);
+    const size_t qkv = size_t(cfg.num_heads + 2 * cfg.num_kv_heads) * HD;
+    const size_t FF = size_t(cfg.intermediate_size), V = size_t(cfg.vocab_size);
+    return c.S * C * 4 + c.S * C * 2 * 2 + c.S * qkv * 2 + c.S * size_t(cfg.num_heads) * HD * 2 +
+           c.S * 3 * FF * 2 + c.R * C * 2 + c.R * V * 4 + size_t(max_len) * HD * 4 +
+           meta_ints(c) * 4 + c.R * (sizeof(PickRequest) + sizeof(PickResult));
+  }
+
+  StepBuffers(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len)
+      : cap(capacity(o, max_blocks)) {
+    const size_t C = size_t(cfg.hidden_size), HD = size_t(cfg.head_dim);
+    const size_t qkv_width = size_t(cfg.num_heads + 2 * cfg.num_kv_heads) * HD;
+    const size_t FF = size_t(cfg.intermediate_size), V = size_t(cfg.vocab_size);
+    x = DeviceBuffer(cap.S * C * 4, "the residual stream");
+    h = DeviceBuffer(cap.S * C * 2, "normed activations");
+    qkv = DeviceBuffer(cap.S * qkv_width * 2, "q, k, v");
+    attn = DeviceBuffer(cap.S * size_t(cfg.num_heads) * HD * 2, "attention outputs");
+    proj = DeviceBuffer(cap.S * C * 2, "projection outputs");
+    gate_up = DeviceBuffer(cap.S * 2 * FF * 2, "gate and up projections");
+    act = DeviceBuffer(cap.S * FF * 2, "SwiGLU activations");
+    hsel = DeviceBuffer(cap.R * C * 2, "hidden rows with logits");
+    logits = DeviceBuffer(cap.R * V * 4, "logits");
+    const std::vector<float> table = rope_table(max_len, cfg.head_dim, cfg.rope_theta);
+    rope = DeviceBuffer(table.size() * 4, "the RoPE table");
+    check(cudaMemcpy(rope.get(), table.data(), table.size() * 4, cudaMemcpyHostToDevice), "uploading the RoPE table");
+    meta_host = PinnedBuffer(meta_ints(cap) * 4, "step metadata");
+    meta_dev = DeviceBuffer(meta_ints(cap) * 4, "step metadata");
+    pick_req_host = PinnedBuffer(cap.R * sizeof(PickRequest), "sampling requests");
+    pick_req_dev = DeviceBuffer(cap.R * sizeof(PickRequest), "sampling requests");
+    pick_res_host = PinnedBuffer(cap.R * sizeof(PickResult), "sampled tokens");
+    pick_res_dev = DeviceBuffer(cap.R * sizeof(PickResult), "sampled tokens");
+  }
+
+  Capacity cap;
+  DeviceBuffer x;         // [S, C] f32: the residual stream
+  DeviceBuffer h;         // [S, C] bf16: a sublayer's normed input
+  DeviceBuffer qkv;       // [S, (NH + 2 NKV) HD] bf16
+  DeviceBuffer attn;      // [S, NH HD] bf16
+  DeviceBuffer proj;      // [S, C] bf16: o_proj / down_proj output
+  DeviceBuffer gate_up;   // [S, 2 FF] bf16
+  DeviceBuffer act;       // [S, FF] bf16
+  DeviceBuffer hsel;      // [R, C] bf16: final-normed rows that get logits
+  DeviceBuffer logits;    // [R, V] f32
+  DeviceBuffer rope;      // [max_len, HD/2] (cos, sin)
+  PinnedBuffer meta_host;
+  DeviceBuffer meta_dev;
+  PinnedBuffer pick_req_host;   // [R] PickRequest
+  DeviceBuffer pick_req_dev;
+  PinnedBuffer pick_res_host;   // [R] PickResult
+  DeviceBuffer pick_res_dev;
+};
+
+}  // namespace cuda
+
+using cuda::check;
+
+// One step's shape and where its metadata lies on the device.
+struct CudaBackend::Step {
+  int T = 0, B = 0, R = 0, num_tiles = 0;
+  bool decode = false;   // every sequence brings exactly one token
+  const int32_t* tokens = nullptr;     // [T]
+  const int32_t* pos = nullptr;        // [T]
+  const int32_t* tok_seq = nullptr;    // [T]
+  const int32_t* rows = nullptr;       // [R] rows of the step's activations that get logits
+  const int32_t* tile_seq = nullptr;   // [num_tiles]
+  const int32_t* tile_q0 = nullptr;    // [num_tiles]
+  const int32_t* tables = nullptr;     // [B, max_blocks]
+  cuda::BatchView batch;
+};
+
+namespace {
+
+constexpr size_t kReserveBytes = size_t(1) << 30;   // CUDA context growth, cuBLASLt, graphs
+
+double gib(size_t bytes) { return double(bytes) / double(1ull << 30); }
+
+void check_config(const ModelConfig& cfg) {
+  if (!cuda::attention_supports_head_dim(cfg.head_dim)) {
+    throw ModelFileError(fmt::format("cuda backend: head_dim {} is not supported (16, 32, 64 or 128)", cfg.head_dim));
+  }
+  if (cfg.num_kv_heads <= 0 || cfg.num_heads % cfg.num_kv_heads != 0) {
+    throw ModelFileError(fmt::format("cuda backend: {} attention heads can't be grouped over {} kv heads",
+                                     cfg.num_heads, cfg.num_kv_heads));
+  }
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& options)
+    : cfg_(cfg), opts_(options) {
+  check_config(cfg_);
+  if (opts_.max_step_tokens < 1 || opts_.max_step_seqs < 1 || opts_.max_step_logits < 1 || opts_.kv_block_size < 1) {
+    throw InputError("cuda backend: step sizes and the KV block size must be positive");
+  }
+  check(cudaSetDevice(opts_.device), fmt::format("selecting device {}", opts_.device));
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, opts_.device), "reading the device's properties");
+  device_name_ = prop.name;
+  max_len_ = cfg_.max_position_embeddings;
+  if (opts_.max_sequence_length > 0) max_len_ = std::min(max_len_, opts_.max_sequence_length);
+  max_blocks_ = (max_len_ + opts_.kv_block_size - 1) / opts_.kv_block_size;
+
+  // Refuse up front, with the numbers, a model that can't fit: weights, activations, and the
+  // KV cache of one full-length sequence.
+  size_t free_bytes = 0, total_bytes = 0;
+  check(cudaMemGetInfo(&free_bytes, &total_bytes), "reading free device memory");
+  const cuda::KvCacheShape kv_shape{cfg_.num_layers, cfg_.num_kv_heads, cfg_.head_dim, opts_.kv_block_size};
+  const size_t w = cuda::DeviceWeights::bytes_needed(cfg_);
+  const size_t act = cuda::StepBuffers::bytes_needed(cfg_, opts_, max_blocks_, max_len_);
+  const size_t kv_min = cuda::KvCache::bytes_per_block(kv_shape) * size_t(max_blocks_);
+  if (w + act + kv_min + kReserveBytes > free_bytes) {
+    throw Error(fmt::format(
+        "cuda: the model ({} layers, hidden {}) does not fit on {}: it needs {:.2f} GiB ({:.2f} GiB of bf16 "
+        "weights, {:.2f} GiB of activations for {}-token steps, {:.2f} GiB of KV cache for one {}-token "
+        "sequence, {:.2f} GiB reserve) and the device has {:.2f} GiB free of {:.2f} GiB",
+        cfg_.num_layers, cfg_.hidden_size, device_name_, gib(w + act + kv_min + kReserveBytes), gib(w), gib(act),
+        opts_.max_step_tokens, gib(kv_min), max_len_, gib(kReserveBytes), gib(free_bytes), gib(total_bytes)));
+  }
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
+  gemm_ = std::make_unique<cuda::Gemm>();
+  buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_);
+}
+
+CudaBackend::CudaBackend(const ModelConfig& cfg, const Weights& weights, const CudaBackendOptions& options)
+    : CudaBackend(cfg, options) {
+  weights_ = std::make_unique<cuda::DeviceWeights>(cuda::DeviceWeights::upload(cfg_, weights, stream_));
+  finish_setup();
+}
+
+std::unique_ptr<CudaBackend> CudaBackend::synthetic(const ModelConfig& cfg, uint64_t seed,
+                                                    const CudaBackendOptions& options) {
+  std::unique_ptr<CudaBackend> b(new CudaBackend(cfg, options));
+  b->weights_ = std::make_unique<cuda::DeviceWeights>(cuda::DeviceWeights::random(b->cfg_, seed, b->stream_));
+  b->finish_setup();
+  return b;
+}
+
+// The KV cache takes what is left once everything else is in.
+void CudaBackend::finish_setup() {
+  size_t free_bytes = 0, total_bytes = 0;
+  check(cudaMemGetInfo(&free_bytes, &total_bytes), "reading free device memory");
+  const cuda::KvCacheShape shape{cfg_.num_layers, cfg_.num_kv_heads, cfg_.head_dim, opts_.kv_block_size};
+  const size_t per_block = cuda::KvCache::bytes_per_block(shape);
+  size_t budget = free_bytes > kReserveBytes ? size_t(double(free_bytes - kReserveBytes) * opts_.kv_memory_fraction) : 0;
+  if (opts_.kv_max_bytes > 0) budget = std::min(budget, size_t(opts_.kv_max_bytes));
+  const int64_t blocks = int64_t(std::min<size_t>(budget / per_block, size_t(INT32_MAX)));
+  if (blocks < 1) {
+    throw Error(fmt::format("cuda: no room for the KV cache on {}: {:.2f} GiB free, one block needs {:.4f} GiB",
+                            device_name_, gib(free_bytes), gib(per_block)));
+  }
+  kv_ = std::make_unique<cuda::KvCache>(shape, blocks);
+  max_len_ = int(std::min<int64_t>(max_len_, blocks * opts_.kv_block_size));
+}
+
+CudaBackend::~CudaBackend() {
+  for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
+  if (stream_) {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+}
+
+// ---------------------------------------------------------------- sequences
+
+CudaBackend::Sequence& CudaBackend::sequence(SeqId seq) {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) throw InputError(fmt::format("cuda backend: unknown sequence {}", seq));
+  return it->second;
+}
+
+const CudaBackend::Sequence& CudaBackend::sequence(SeqId seq) const {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) throw InputError(fmt::format("cuda backend: unknown sequence {}", seq));
+  return it->second;
+}
+
+SeqId CudaBackend::open_sequence() {
+  seqs_.emplace(next_id_, Sequence{});
+  return next_id_++;
+}
+
+void CudaBackend::close_sequence(SeqId seq) {
+  Sequence& s = sequence(seq);
+  kv_->shrink(s.blocks, 0, stream_);
+  seqs_.erase(seq);
+}
+
+int CudaBackend::sequence_length(SeqId seq) const { return sequence(seq).length; }
+
+void CudaBackend::truncate(SeqId seq, int n) {
+  Sequence& s = sequence(seq);
+  if (n < 0 || n > s.length) {
+    throw InputError(fmt::format("cuda backend: can't truncate sequence {} of {} tokens to {}", seq, s.length, n));
+  }
+  kv_->shrink(s.blocks, n, stream_);
+  s.length = n;
+}
+
+SeqId CudaBackend::fork_sequence(SeqId seq) {
+  const Sequence& src = sequence(seq);
+  Sequence copy;
+  copy.length = src.length;
+  copy.blocks = kv_->fork(src.blocks, src.length, stream_);
+  seqs_.emplace(next_id_, std::move(copy));
+  return next_id_++;
+}
+
+int CudaBackend::kv_block_size() const { return kv_->block_size(); }
+int64_t CudaBackend::kv_free_blocks() const { return kv_->free_blocks(); }
+int64_t CudaBackend::kv_total_blocks() const { return kv_->num_blocks(); }
+size_t CudaBackend::weight_bytes() const { return weights_->bytes(); }
+size_t CudaBackend::kv_bytes() const {
+  return cuda::KvCache::bytes_per_block(kv_->shape()) * size_t(kv_->num_blocks());
+}
+
+// ---------------------------------------------------------------- forward
+
+void CudaBackend::check_chunks(std::span<const ForwardChunk> chunks) const {
+  std::set<SeqId> seen;
+  int64_t blocks = 0;
+  for (const ForwardChunk& c : chunks) {
+    const Sequence& s = sequence(c.seq);
+    if (!seen.insert(c.seq).second) {
+      throw InputError(fmt::format("cuda backend: sequence {} appears twice in one forward call", c.seq));
+    }
+    const int n = int(c.tokens.size());
+    if (c.logits_from < 0 || c.logits_from > n) {
+      throw InputError(fmt::format("cuda backend: logits_from {} outside a chunk of {} tokens", c.logits_from, n));
+    }
+    if (int64_t(s.length) + n > max_len_) {
+      throw InputError(fmt::format("cuda backend: sequence {} would hold {} tokens, more than the {} it may hold",
+                                   c.seq, int64_t(s.length) + n, max_len_));
+    }
+    for (int32_t t : c.tokens) {
+      if (t < 0 || t >= cfg_.vocab_size) {
+        throw InputError(fmt::format("cuda backend: token id {} outside the vocabulary of {}", t, cfg_.vocab_size));
+      }
+    }
+    blocks += kv_->blocks_needed(s.blocks, s.length + n);
+  }
+  if (blocks > kv_->free_blocks()) {
+    throw Error(fmt::format("cuda backend: KV cache full: this call needs {} more blocks of {} tokens and {} are free",
+                            blocks, kv_->block_size(), kv_->free_blocks()));
+  }
+}
+
+// Cuts the chunks into steps that fit the step buffers. A chunk too long for the room left in a
+// step ends that step with its first piece; its next piece starts the next step (a sequence can
+// appear only once per step).
+std::vector<std::vector<CudaBackend::Piece>> CudaBackend::plan_steps(std::span<const ForwardChunk> chunks) const {
+  std::vector<std::vector<Piece>> steps(1);
+  int tokens = 0, logits = 0;
+  auto flush = [&] {
+    if (!steps.back().empty()) steps.emplace_back();
+    tokens = logits = 0;
+  };
+  for (const ForwardChunk& c : chunks) {
+    const int n = int(c.tokens.size());
+    int done = 0;
+    while (done < n) {
+      if (tokens == opts_.max_step_tokens || logits == opts_.max_step_logits ||
+          int(steps.back().size()) == opts_.max_step_seqs) {
+        flush();
+      }
+      int take = std::min(n - done, opts_.max_step_tokens - tokens);
+      // Logits rows of the piece [done, done + take) are its positions >= logits_from.
+      const int from = std::max(c.logits_from - done, 0);
+      if (take - from > opts_.max_step_logits - logits) take = from + (opts_.max_step_logits - logits);
+      if (take <= 0) {
+        flush();
+        continue;
+      }
+      Piece p{c.seq, c.tokens.subspan(size_t(done), size_t(take)), std::min(from, take)};
+      steps.back().push_back(p);
+      tokens += take;
+      logits += take - p.logits_from;
+      done += take;
+      if (done < n) flush();
+    }
+  }
+  if (steps.back().empty()) steps.pop_back();
+  return steps;
+}
+
+int CudaBackend::run_step(const std::vector<Piece>& pieces) {
+  // Count first: the metadata is packed with each array exactly as long as this step needs, so
+  // two decode steps of the same batch size put everything at the same device addresses and
+  // can replay the same graph.
+  Step st;
+  st.B = int(pieces.size());
+  st.decode = true;
+  for (const Piece& p : pieces) {
+    const int n = int(p.tokens.size());
+    st.T += n;
+    st.R += n - p.logits_from;
+    st.num_tiles += (n + cuda::kPrefillQueryTile - 1) / cuda::kPrefillQueryTile;
+    st.decode = st.decode && n == 1;
+  }
+  int32_t* host = buf_->meta_host.as<int32_t>();
+  const int32_t* dev = buf_->meta_dev.as<int32_t>();
+  size_t at = 0;
+  auto region = [&](size_t n) {
+    const size_t start = at;
+    at += n;
+    return start;
+  };
+  const size_t o_tokens = region(size_t(st.T)), o_pos = region(size_t(st.T)), o_tok_seq = region(size_t(st.T));
+  const size_t o_rows = region(size_t(st.R)), o_q_start = region(size_t(st.B)), o_q_len = region(size_t(st.B));
+  const size_t o_kv_len = region(size_t(st.B)), o_tile_seq = region(size_t(st.num_tiles));
+  const size_t o_tile_q0 = region(size_t(st.num_tiles));
+  const size_t o_tables = region(size_t(st.B) * size_t(max_blocks_));
+
+  int t = 0, r = 0, tile = 0;
+  for (int b = 0; b < st.B; ++b) {
+    const Piece& p = pieces[size_t(b)];
+    Sequence& s = sequence(p.seq);
+    const int n = int(p.tokens.size());
+    if (!kv_->grow(s.blocks, s.length + n)) {
+      throw Error("cuda backend: KV cache full in the middle of a forward call");   // check_chunks prevents this
+    }
+    host[o_q_start + size_t(b)] = t;
+    host[o_q_len + size_t(b)] = n;
+    host[o_kv_len + size_t(b)] = s.length + n;
+    for (int i = 0; i < n; ++i, ++t) {
+      host[o_tokens + size_t(t)] = p.tokens[size_t(i)];
+      host[o_pos + size_t(t)] = s.length + i;
+      host[o_tok_seq + size_t(t)] = b;
+      if (i >= p.logits_from) host[o_rows + size_t(r++)] = t;
+    }
+    for (int q0 = 0; q0 < n; q0 += cuda::kPrefillQueryTile, ++tile) {
+      host[o_tile_seq + size_t(tile)] = b;
+      host[o_tile_q0 + size_t(tile)] = q0;
+    }
+    int32_t* table = host + o_tables + size_t(b) * size_t(max_blocks_);
+    std::copy(s.blocks.begin(), s.blocks.end(), table);
+    std::fill(table + s.blocks.size(), table + max_blocks_, 0);
+  }
+  check(cudaMemcpyAsync(buf_->meta_dev.get(), host, at * sizeof(int32_t), cudaMemcpyHostToDevice, stream_),
+        "uploading a step's metadata");
+  st.tokens = dev + o_tokens;
+  st.pos = dev + o_pos;
+  st.tok_seq = dev + o_tok_seq;
+  st.rows = dev + o_rows;
+  st.tile_seq = dev + o_tile_seq;
+  st.tile_q0 = dev + o_tile_q0;
+  st.tables = dev + o_tables;
+  st.batch = cuda::BatchView{dev + o_q_start, dev + o_q_len, dev + o_kv_len, st.B};
+
+  const bool graphable = opts_.cuda_graphs && st.decode && st.R == st.B;
+  if (!graphable) {
+    enqueue_model(st);
+  } else if (auto g = graphs_.find(st.B); g != graphs_.end()) {
+    check(cudaGraphLaunch(g->second, stream_), "launching a decode graph");
+  } else if (decode_runs_[st.B]++ == 0) {
+    enqueue_model(st);   // the first run also makes the cuBLASLt plans, outside any capture
+  } else {
+    cudaGraph_t graph = nullptr;
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "starting a decode graph capture");
+    try {
+      enqueue_model(st);
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    check(cudaStreamEndCapture(stream_, &graph), "capturing a decode step");
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    check(made, "instantiating a decode graph");
+    graphs_[st.B] = exec;
+    check(cudaGraphLaunch(exec, stream_), "launching a decode graph");
+  }
+  for (const Piece& p : pieces) sequence(p.seq).length += int(p.tokens.size());
+  return st.R;
+}
+
+// The forward pass of LlamaForCausalLM over one step's tokens, as a flat list of launches.
+void CudaBackend::enqueue_model(const Step& st) {
+  const int T = st.T, C = cfg_.hidden_size, NH = cfg_.num_heads, NKV = cfg_.num_kv_heads, HD = cfg_.head_dim;
+  const int FF = cfg_.intermediate_size, qkv_width = (NH + 2 * NKV) * HD;
+  const float eps = float(cfg_.rms_norm_eps);
+  auto* x = buf_->x.as<float>();
+  auto* h = buf_->h.as<cuda::bf16>();
+  auto* qkv = buf_->qkv.as<cuda::bf16>();
+  auto* attn = buf_->attn.as<cuda::bf16>();
+  auto* proj = buf_->proj.as<cuda::bf16>();
+  auto* gate_up = buf_->gate_up.as<cuda::bf16>();
+  auto* act = buf_->act.as<cuda::bf16>();
+  const auto* rope = buf_->rope.as<float2>();
+  const cuda::AttentionShape shape{NH, 1.0f / std::sqrt(float(HD))};
+
+  cuda::embedding_gather(weights_->embed, st.tokens, x, T, C, stream_);   // x = embed_tokens(ids)
+  for (int l = 0; l < cfg_.num_layers; ++l) {
+    const cuda::LayerWeights& w = weights_->layers[size_t(l)];
+    const cuda::KvLayerView kv = kv_->layer_view(l, st.tables, max_blocks_);
+    // x = x + mlp(...) of the previous layer; h = input_layernorm(x)
+    cuda::add_rmsnorm(x, l == 0 ? nullptr : proj, w.attn_norm, h, T, C, eps, stream_);
+    gemm_->linear(h, w.wqkv, qkv, false, T, qkv_width, C, stream_);   // q, k, v = proj(h)
+    cuda::rope_and_store_kv(qkv, rope, st.pos, st.tok_seq, kv, T, NH, stream_);
+    if (st.decode) {
+      cuda::attention_decode(qkv, attn, shape, kv, st.batch, stream_);
+    } else {
+      cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
+    }
+    gemm_->linear(attn, w.wo, proj, false, T, C, NH * HD, stream_);   // o_proj
+    // x = x + attn; h = post_attention_layernorm(x)
+    cuda::add_rmsnorm(x, proj, w.ffn_norm, h, T, C, eps, stream_);
+    gemm_->linear(h, w.w_gate_up, gate_up, false, T, 2 * FF, C, stream_);
+    cuda::silu_mul(gate_up, act, T, FF, stream_);                      // silu(gate) * up
+    gemm_->linear(act, w.w_down, proj, false, T, C, FF, stream_);      // down_proj
+  }
+  if (st.R == 0) return;
+  cuda::add_rmsnorm(x, proj, weights_->final_norm, h, T, C, eps, stream_);   // model.norm
+  cuda::gather_rows(h, st.rows, buf_->hsel.as<cuda::bf16>(), st.R, C, stream_);
+  gemm_->linear(buf_->hsel.as<cuda::bf16>(), weights_->lm_head, buf_->logits.get(), true, st.R,
+                cfg_.vocab_size, C, stream_);                                 // lm_head, fp32
+}
+
+template <class Fn>
+void CudaBackend::for_each_step(std::span<const ForwardChunk> chunks, Fn&& fn) {
+  check_chunks(chunks);
+  int done = 0;
+  for (const std::vector<Piece>& pieces : plan_steps(chunks)) {
+    const int rows = run_step(pieces);
+    fn(done, rows);
+    // Every step ends synchronised: the next one rewrites the pinned metadata buffer.
+    check(cudaStreamSynchronize(stream_), "running a forward step");
+    done += rows;
+  }
+}
+
+void CudaBackend::forward(std::span<const ForwardChunk> chunks, std::vector<float>& logits) {
+  size_t rows = 0;
+  for (const ForwardChunk& c : chunks) rows += c.tokens.size() - size_t(std::clamp(c.logits_from, 0, int(c.tokens.size())));
+  const size_t V = size_t(cfg_.vocab_size);
+  logits.resize(rows * V);
+  for_each_step(chunks, [&](int done, int R) {
+    if (R == 0) return;
+    check(cudaMemcpyAsync(logits.data() + size_t(done) * V, buf_->logits.get(), size_t(R) * V * sizeof(float),
+                          cudaMemcpyDeviceToHost, stream_),
+          "copying logits to the host");
+  });
+}
+
+void CudaBackend::forward_pick(std::span<const ForwardChunk> chunks, std::span<const TokenPick> picks,
+                               std::vector<PickedToken>& out) {
+  size_t rows = 0;
+  for (const ForwardChunk& c : chunks) rows += c.tokens.size() - size_t(std::clamp(c.logits_from, 0, int(c.tokens.size())));
+  if (picks.size() != rows) {
+    throw InputError(fmt::format("cuda backend: {} picks for {} logits rows", picks.size(), rows));
+  }
+  out.resize(rows);
+  auto* req = buf_->pick_req_host.as<cuda::PickRequest>();
+  auto* res = buf_->pick_res_host.as<cuda::PickResult>();
+  for_each_step(chunks, [&](int done, int R) {
+    if (R == 0) return;
+    for (int r = 0; r < R; ++r) {
+      const TokenPick& p = picks[size_t(done + r)];
+      req[r] = cuda::PickRequest{p.sampling.temperature, p.sampling.top_p, p.sampling.top_k, p.target, p.stream, p.step};
+    }
+    check(cudaMemcpyAsync(buf_->pick_req_dev.get(), req, size_t(R) * sizeof(cuda::PickRequest), cudaMemcpyHostToDevice,
+                          stream_),
+          "uploading sampling requests");
+    cuda::pick_tokens(buf_->logits.as<float>(), buf_->pick_req_dev.as<cuda::PickRequest>(),
+                      buf_->pick_res_dev.as<cuda::PickResult>(), R, cfg_.vocab_size, stream_);
+    check(cudaMemcpyAsync(res, buf_->pick_res_dev.get(), size_t(R) * sizeof(cuda::PickResult), cudaMemcpyDeviceToHost,
+                          stream_),
+          "copying sampled tokens to the host");
+    check(cudaStreamSynchronize(stream_), "picking tokens");
+    for (int r = 0; r < R; ++r) {
+      out[size_t(done + r)] = PickedToken{res[r].token, res[r].argmax, res[r].token_logprob, res[r].target_logprob};
+    }
+  });
+}
+
+// ---------------------------------------------------------------- entry point
+
+std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& cfg, const Weights& weights, const ModelOptions& options) {
+  CudaBackendOptions o;
+  o.max_step_seqs = std::max(o.max_step_seqs, options.max_batch);
+  return std::make_unique<CudaBackend>(cfg, weights, o);
+}
+
+}  // namespace yardstick

@@ -1,0 +1,45 @@
+// The projections: bf16 x bf16 matrix products with fp32 accumulation through cuBLASLt. One plan
+// (descriptors + heuristic algorithm) per shape, made once and reused, so a shape always runs
+// the same algorithm: results are bitwise reproducible and capturable in CUDA graphs.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <tuple>
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include "engine/cuda/bf16.h"
+#include "engine/cuda/device_buffer.h"
+
+namespace yardstick::cuda {
+
+class Gemm {
+ public:
+  explicit Gemm(size_t workspace_bytes = size_t(64) << 20);
+  ~Gemm();
+  Gemm(const Gemm&) = delete;
+  Gemm& operator=(const Gemm&) = delete;
+
+  // y = x w^T, as torch.nn.functional.linear(x, w): the weight in the checkpoint's [out, in]
+  // layout. y is bf16, or fp32 when y_f32 (the logits).
+  void linear(const bf16* x,   // [rows, in]
+              const bf16* w,   // [out, in]
+              void* y,         // [rows, out]
+              bool y_f32, int rows, int out, int in, cudaStream_t stream);
+
+ private:
+  struct Plan {
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t w = nullptr, x = nullptr, y = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+  };
+  const Plan& plan(int rows, int out, int in, bool y_f32);
+
+  cublasLtHandle_t handle_ = nullptr;
+  DeviceBuffer workspace_;
+  std::map<std::tuple<int, int, int, bool>, Plan> plans_;
+};
+
+}  // namespace yardstick::cuda
