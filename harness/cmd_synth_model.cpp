@@ -13,7 +13,7 @@ void register_synth_model(CLI::App& app) {
   struct Args {
     std::string out;
     std::string preset = "tiny";
-    int hidden = 0, layers = 0, heads = 0, kv_heads = 0, intermediate = 0, vocab = 0;
+    int hidden = 0, layers = 0, heads = 0, kv_heads = 0, intermediate = 0, vocab = 0, max_positions = 0;
     uint64_t seed = 0;
     std::string dtype = "bf16";
     std::string tokenizer;
@@ -30,6 +30,7 @@ void register_synth_model(CLI::App& app) {
   cmd->add_option("--kv-heads", a->kv_heads, "Override: key/value heads");
   cmd->add_option("--intermediate", a->intermediate, "Override: MLP width");
   cmd->add_option("--vocab", a->vocab, "Override: vocabulary (embedding rows; 102400 with the DeepSeek tokenizer)");
+  cmd->add_option("--max-positions", a->max_positions, "Override: context window (max_position_embeddings)");
   cmd->add_option("--seed", a->seed, "Weight seed");
   cmd->add_option("--dtype", a->dtype, "Weight dtype")->check(CLI::IsMember({"f32", "bf16"}));
   auto* tok = cmd->add_option("--tokenizer", a->tokenizer,
@@ -47,6 +48,7 @@ void register_synth_model(CLI::App& app) {
     if (a->kv_heads) o.shape.kv_heads = a->kv_heads;
     if (a->intermediate) o.shape.intermediate = a->intermediate;
     if (a->vocab) o.shape.vocab = a->vocab;
+    if (a->max_positions) o.shape.max_positions = a->max_positions;
     o.seed = a->seed;
     o.dtype = a->dtype == "f32" ? DType::F32 : DType::BF16;
     o.chat = a->chat;

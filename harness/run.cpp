@@ -302,6 +302,9 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
   for (const auto& name : options.tasks) {
     TaskPlan plan;
     plan.spec = find_task_spec(name, tasks_dir);
+    if (!has_grader(plan.spec.scorer))
+      throw InputError(fmt::format("task {}: no scorer family \"{}\" (known: {})", plan.spec.name, plan.spec.scorer,
+                                   fmt::join(grader_families(), ", ")));
     if (std::any_of(plans.begin(), plans.end(), [&](const TaskPlan& p) { return p.spec.name == plan.spec.name; }))
       throw InputError(fmt::format("task {} is listed twice", plan.spec.name));
     plan.data = load_task_data(plan.spec, data_dir);

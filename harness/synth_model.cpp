@@ -171,6 +171,7 @@ void check_shape(const SynthShape& s) {
   positive(s.kv_heads, "kv-heads");
   positive(s.intermediate, "intermediate");
   positive(s.vocab, "vocab");
+  positive(s.max_positions, "max-positions");
   if (s.hidden % s.heads != 0)
     throw InputError(fmt::format("synth-model: hidden {} is not a multiple of heads {}", s.hidden, s.heads));
   if ((s.hidden / s.heads) % 2 != 0)

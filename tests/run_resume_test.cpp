@@ -256,6 +256,68 @@ TEST(RunNames, ADifferentConfigurationUnderAnExistingNameIsRefused) {
   EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs"), 1);
 }
 
+std::string query_text(const fs::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  std::string v;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+      if (auto* p = sqlite3_column_text(s, 0)) v = reinterpret_cast<const char*>(p);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(h);
+  return v;
+}
+
+fs::path synth(const char* tag, const std::vector<std::string>& extra) {
+  auto dir = test::make_temp_dir(tag) / "model";
+  std::vector<std::string> args{"synth-model", "--out", dir.string(), "--preset", "tiny"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  Result r = yardstick(args);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return dir;
+}
+
+TEST(RunStyles, ChatModelIsPromptedZeroShotThroughTheChatTemplate) {
+  auto model = synth("chat-model", {"--chat"});
+  auto db = test::make_temp_dir("chat") / "runs.db";
+  Result r = yardstick({"run", "--model", model.string(), "--tasks", "gsm8k", "--db", db.string(), "--data-dir",
+                        data_dir(), "--limit", "1", "--max-new-tokens", "4", "--threads", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string prompt = query_text(db, "SELECT prompt FROM samples");
+  EXPECT_EQ(prompt.rfind("User: Janet", 0), 0u) << prompt;
+  EXPECT_THAT(prompt, ::testing::EndsWith("\n\nAssistant:"));
+  EXPECT_EQ(query_text(db, "SELECT json_extract(config_json, '$.prompt_style') FROM runs"), "chat");
+  EXPECT_EQ(query_int(db, "SELECT json_extract(config_json, '$.tasks[0].shots') FROM runs"), 0);
+  // BOS is an id in front of the prompt's tokens, counted with them.
+  EXPECT_GT(query_int(db, "SELECT prompt_tokens FROM samples"), 10);
+}
+
+TEST(RunStyles, ABaseStyleCanBeForcedOnAChatModel) {
+  auto model = synth("chat-model-base", {"--chat"});
+  auto db = test::make_temp_dir("forced") / "runs.db";
+  Result r = yardstick({"run", "--model", model.string(), "--tasks", "gsm8k", "--db", db.string(), "--data-dir",
+                        data_dir(), "--limit", "1", "--max-new-tokens", "2", "--threads", "1", "--style", "base",
+                        "--shots", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string prompt = query_text(db, "SELECT prompt FROM samples");
+  EXPECT_EQ(prompt.rfind("Q: There are 15 trees", 0), 0u) << prompt;
+  EXPECT_EQ(query_int(db, "SELECT json_extract(config_json, '$.tasks[0].shots') FROM runs"), 2);
+}
+
+TEST(RunFailures, APromptTooLongForTheModelIsARecordedSampleNotTheEndOfTheRun) {
+  // A 512-token context cannot hold the ~850-token 8-shot prompt; the 0-shot one fits.
+  auto model = synth("short-context", {"--max-positions", "512"});
+  auto db = test::make_temp_dir("too-long") / "runs.db";
+  Result r = yardstick({"run", "--model", model.string(), "--tasks", "gsm8k", "--db", db.string(), "--data-dir",
+                        data_dir(), "--limit", "3", "--max-new-tokens", "4", "--threads", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples WHERE finish_reason = 'error' AND error != ''"), 3);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM verdicts WHERE correct = 0 AND status = 'no_answer'"), 6);
+  EXPECT_EQ(query_int(db, "SELECT n FROM metrics WHERE scorer = 'strict-match'"), 3);
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished'"), 1);
+}
+
 // A private copy of the gsm8k folder in a data directory of its own.
 fs::path copy_gsm8k() {
   auto dir = test::make_temp_dir("data");
