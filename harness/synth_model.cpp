@@ -16,6 +16,7 @@
 #include "datasets/data_dir.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
+#include "engine/sampler.h"
 #include "engine/tokenizer.h"
 
 namespace yardstick {
@@ -25,19 +26,6 @@ namespace {
 using nlohmann::json;
 
 // ------------------------------------------------------------------ deterministic N(0, std)
-
-// splitmix64: tiny, fast, and fully specified, so weights are identical on every platform
-// (std::normal_distribution is not).
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform_open() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }   // (0, 1)
-};
 
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -50,11 +38,13 @@ uint64_t fnv1a(std::string_view s) {
 constexpr int64_t kChunk = int64_t{1} << 20;
 
 void fill_chunk(float* out, int64_t count, uint64_t seed, uint64_t name_hash, int64_t chunk, float stddev) {
-  SplitMix64 rng{seed ^ name_hash ^ (static_cast<uint64_t>(chunk) * 0xD1B54A32D192ED03ull)};
+  // The engine's counter-based generator is fully specified, so weights are identical on every
+  // platform (std::normal_distribution is not).
+  const uint64_t stream = seed ^ name_hash ^ (static_cast<uint64_t>(chunk) * 0xD1B54A32D192ED03ull);
   for (int64_t i = 0; i < count; i += 2) {
-    // Box-Muller: two independent normals from two uniforms.
-    double r = std::sqrt(-2.0 * std::log(rng.uniform_open()));
-    double theta = 2.0 * M_PI * rng.uniform_open();
+    // Box-Muller: two independent normals from two uniforms (the first moved to (0, 1] for log).
+    double r = std::sqrt(-2.0 * std::log(1.0 - counter_uniform(stream, static_cast<uint64_t>(i))));
+    double theta = 2.0 * M_PI * counter_uniform(stream, static_cast<uint64_t>(i) + 1);
     out[i] = static_cast<float>(r * std::cos(theta)) * stddev;
     if (i + 1 < count) out[i + 1] = static_cast<float>(r * std::sin(theta)) * stddev;
   }

@@ -1,7 +1,6 @@
 // The GSM8K task as data: the prompt for doc 0 is pinned byte for byte (base 8-shot and chat
 // 0-shot), and the task spec loader rejects malformed specs with errors that name the problem.
 #include <fstream>
-#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +9,7 @@
 #include "tasks/prompt.h"
 #include "tasks/task_data.h"
 #include "tasks/task_spec.h"
+#include "tests/cli_process.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -17,12 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::read_text;
 
 std::filesystem::path tasks_dir() { return test::source_dir() / "configs" / "tasks"; }
 std::filesystem::path data_dir() { return test::shared_dir() / "datasets"; }

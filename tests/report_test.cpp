@@ -1,10 +1,5 @@
 // `yardstick report`: Markdown rendered from a database filled here through the store, compared
 // with the published numbers in configs/published.
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -14,6 +9,7 @@
 #include "harness/run.h"
 #include "harness/store.h"
 #include "reports/markdown.h"
+#include "tests/cli_process.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -23,24 +19,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-// Runs the yardstick binary with stdout captured (stderr appended, for failure messages).
-Result report(const std::vector<std::string>& args) {
-  std::string cmd = test::yardstick_binary().string() + " report";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  Result r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+// `yardstick report args...`; stdout holds the Markdown, stderr the errors.
+test::CliResult report(std::vector<std::string> args) {
+  args.insert(args.begin(), "report");
+  return test::run_cli(args);
 }
 
 // A run of `n` GSM8K samples, the first `strict` right by strict-match and the first `flexible`
@@ -90,8 +72,8 @@ class ReportFromDb : public ::testing::Test {
 };
 
 TEST_F(ReportFromDb, LatestRunAgainstItsPublishedModelByDefault) {
-  Result r = report({"--db", db.string()});
-  ASSERT_EQ(r.code, 0) << r.out;
+  test::CliResult r = report({"--db", db.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("# yardstick report: base-run"));
   EXPECT_THAT(r.out, HasSubstr("compared with: deepseek-llm-7b-base"));
   EXPECT_THAT(r.out, HasSubstr("## gsm8k (v1, base prompts, 8 shots)"));
@@ -104,21 +86,21 @@ TEST_F(ReportFromDb, LatestRunAgainstItsPublishedModelByDefault) {
 }
 
 TEST_F(ReportFromDb, NamedRunAgainstAnotherModel) {
-  Result r = report({"--db", db.string(), "--run", "older", "--against", "deepseek-llm-67b-base"});
-  ASSERT_EQ(r.code, 0) << r.out;
+  test::CliResult r = report({"--db", db.string(), "--run", "older", "--against", "deepseek-llm-67b-base"});
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("# yardstick report: older"));
   EXPECT_THAT(r.out, HasSubstr("| acc strict-match (primary) | 100.0 [72.2, 100.0] | 10 | 63.4 | +36.6 | no |"));
 }
 
 TEST_F(ReportFromDb, ShotsThatDifferFromThePublishedOnesAreNoted) {
-  Result r = report({"--db", db.string(), "--run", "older", "--against", "deepseek-llm-7b-chat"});
-  ASSERT_EQ(r.code, 0) << r.out;
+  test::CliResult r = report({"--db", db.string(), "--run", "older", "--against", "deepseek-llm-7b-chat"});
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("published with 0 shots, this run used 8"));
 }
 
 TEST_F(ReportFromDb, NoPublishedComparisonWithoutAKnownModel) {
-  Result r = report({"--db", db.string(), "--run", "older"});
-  ASSERT_EQ(r.code, 0) << r.out;
+  test::CliResult r = report({"--db", db.string(), "--run", "older"});
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("compared with: nothing"));
   EXPECT_THAT(r.out, HasSubstr("| acc strict-match (primary) | 100.0 [72.2, 100.0] | 10 | — | — | — |"));
 }
@@ -133,12 +115,12 @@ TEST_F(ReportFromDb, TheComparedNumberIsKeptInTheDatabase) {
 }
 
 TEST_F(ReportFromDb, UnknownRunAndMissingDatabaseAreErrors) {
-  Result r = report({"--db", db.string(), "--run", "nope"});
+  test::CliResult r = report({"--db", db.string(), "--run", "nope"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.out, HasSubstr("no run named \"nope\""));
-  Result r2 = report({"--db", (db.parent_path() / "absent.db").string()});
+  EXPECT_THAT(r.err, HasSubstr("no run named \"nope\""));
+  test::CliResult r2 = report({"--db", (db.parent_path() / "absent.db").string()});
   EXPECT_EQ(r2.code, 1);
-  EXPECT_THAT(r2.out, HasSubstr("absent.db does not exist"));
+  EXPECT_THAT(r2.err, HasSubstr("absent.db does not exist"));
 }
 
 TEST(ReportRendering, MetricsOfAnUnfinishedRunAreRecomputedFromVerdicts) {
@@ -155,8 +137,8 @@ TEST(ReportRendering, MetricsOfAnUnfinishedRunAreRecomputedFromVerdicts) {
     s.finish_reason = "stop";
     ASSERT_TRUE(store.insert_sample(s, {{"strict-match", true, "1", "ok", {}}, {"flexible-extract", true, "1", "ok", {}}}));
   }
-  Result r = report({"--db", db.string()});
-  ASSERT_EQ(r.code, 0) << r.out;
+  test::CliResult r = report({"--db", db.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("status: running"));
   EXPECT_THAT(r.out, HasSubstr("| acc strict-match (primary) | 60.0 ["));
   EXPECT_THAT(r.out, HasSubstr("| 5 |"));

@@ -1,15 +1,10 @@
 // `yardstick run` as a user drives it: a real process, SIGKILLed mid-run and resumed (every
 // sample exactly once, metrics right), --rescore from stored outputs, run-name rules, and
 // dataset files that are missing or altered.
-#include <fcntl.h>
-#include <signal.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/cli_process.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -25,61 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::CliProcess;
+using Result = test::CliResult;
 
-// A yardstick child process with stdout and stderr captured in files.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& args) : dir_(test::make_temp_dir("child")) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int out = open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(out, 1);
-      dup2(err, 2);
-      std::vector<std::string> all{test::yardstick_binary().string()};
-      all.insert(all.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  // Exit code, or -signal when killed.
-  int wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-  bool running() {
-    int status = 0;
-    return waitpid(pid_, &status, WNOHANG) == 0;
-  }
-  void kill9() { ::kill(pid_, SIGKILL); }
-  std::string out() const { return read_text(dir_ / "stdout"); }
-  std::string err() const { return read_text(dir_ / "stderr"); }
-
- private:
-  fs::path dir_;
-  pid_t pid_ = -1;
-};
-
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result yardstick(const std::vector<std::string>& args) {
-  Child c(args);
-  int code = c.wait();
-  return {code, c.out(), c.err()};
-}
+Result yardstick(const std::vector<std::string>& args) { return test::run_cli(args); }
 
 // One value from a query on the database, read the way any other process would.
 int64_t query_int(const fs::path& db, const std::string& sql) {
@@ -131,7 +76,7 @@ TEST(RunResume, KilledMidRunThenResumedStoresEverySampleExactlyOnce) {
   std::vector<std::string> args{"run", "--model", tiny_model().string(), "--tasks", "gsm8k", "--db", db.string(),
                                 "--data-dir", data_dir(), "--limit", std::to_string(limit), "--max-batch", "1",
                                 "--max-new-tokens", "24", "--threads", "1", "--run-name", "crash"};
-  Child first(args);
+  CliProcess first(args);
   int64_t stored = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
   while (std::chrono::steady_clock::now() < deadline && first.running()) {
