@@ -20,7 +20,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
   if (fd < 0) {
     throw ModelFileError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     const int err = errno;
     ::close(fd);
@@ -33,8 +33,8 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
     if (p == MAP_FAILED) {
       const int err = errno;
       ::close(fd);
-      throw ModelFileError(fmt::format("{}: cannot mmap {} bytes: {}", path.string(), size_,
-                                       std::strerror(err)));
+      throw ModelFileError(
+          fmt::format("{}: cannot mmap {} bytes: {}", path.string(), size_, std::strerror(err)));
     }
     data_ = static_cast<const std::byte*>(p);
   }

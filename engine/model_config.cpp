@@ -49,7 +49,8 @@ double positive_number(const json& v, const char* key, const std::string& source
 bool flag(const json& cfg, const char* key, bool fallback, const std::string& source) {
   const json& v = field(cfg, key);
   if (v.is_null()) return fallback;
-  if (!v.is_boolean()) refuse(source, fmt::format("'{}' must be true or false, got {}", key, v.dump()));
+  if (!v.is_boolean())
+    refuse(source, fmt::format("'{}' must be true or false, got {}", key, v.dump()));
   return v.get<bool>();
 }
 
@@ -61,41 +62,48 @@ double parse_rope_theta(const json& cfg, const std::string& source) {
   for (const json* spec : {&scaling, &params}) {
     if (spec->is_null()) continue;
     const char* key = spec == &scaling ? "rope_scaling" : "rope_parameters";
-    if (!spec->is_object()) refuse(source, fmt::format("'{}' must be an object, got {}", key, spec->dump()));
+    if (!spec->is_object())
+      refuse(source, fmt::format("'{}' must be an object, got {}", key, spec->dump()));
     // transformers 4 said "type", later versions "rope_type".
     const json& type = spec->contains("rope_type") ? (*spec)["rope_type"] : field(*spec, "type");
     if (!type.is_null() && type != "default") {
-      refuse(source, fmt::format("unsupported RoPE scaling: {} is {} (only plain RoPE is implemented)",
-                                 key, spec->dump()));
+      refuse(source,
+             fmt::format("unsupported RoPE scaling: {} is {} (only plain RoPE is implemented)", key,
+                         spec->dump()));
     }
     if (type.is_null() && spec == &scaling) {
       refuse(source, fmt::format("unsupported RoPE scaling: rope_scaling is {} (only plain RoPE is "
-                                 "implemented)", spec->dump()));
+                                 "implemented)",
+                                 spec->dump()));
     }
     if (const json& f = field(*spec, "factor"); !f.is_null() && f != 1 && f != 1.0) {
       refuse(source, fmt::format("unsupported RoPE scaling: {} has factor {}", key, f.dump()));
     }
     if (const json& p = field(*spec, "partial_rotary_factor"); !p.is_null() && p != 1 && p != 1.0) {
-      refuse(source, fmt::format("unsupported partial rotary embedding: {} has partial_rotary_factor {}",
-                                 key, p.dump()));
+      refuse(source,
+             fmt::format("unsupported partial rotary embedding: {} has partial_rotary_factor {}",
+                         key, p.dump()));
     }
   }
   if (const json& p = field(cfg, "partial_rotary_factor"); !p.is_null() && p != 1 && p != 1.0) {
-    refuse(source, fmt::format("unsupported partial rotary embedding: partial_rotary_factor is {}", p.dump()));
+    refuse(source, fmt::format("unsupported partial rotary embedding: partial_rotary_factor is {}",
+                               p.dump()));
   }
 
   std::optional<double> theta;
-  if (const json& t = field(cfg, "rope_theta"); !t.is_null()) theta = positive_number(t, "rope_theta", source);
+  if (const json& t = field(cfg, "rope_theta"); !t.is_null())
+    theta = positive_number(t, "rope_theta", source);
   if (params.is_object()) {
     if (const json& t = field(params, "rope_theta"); !t.is_null()) {
       const double p = positive_number(t, "rope_parameters.rope_theta", source);
       if (theta && *theta != p) {
-        refuse(source, fmt::format("rope_theta {} disagrees with rope_parameters.rope_theta {}", *theta, p));
+        refuse(source, fmt::format("rope_theta {} disagrees with rope_parameters.rope_theta {}",
+                                   *theta, p));
       }
       theta = p;
     }
   }
-  return theta.value_or(10000.0);   // LlamaConfig's default
+  return theta.value_or(10000.0);  // LlamaConfig's default
 }
 
 void check_architecture(const json& cfg, const std::string& source) {
@@ -106,7 +114,8 @@ void check_architecture(const json& cfg, const std::string& source) {
   }
   if (!archs.is_null()) {
     if (!archs.is_array() || archs.size() != 1 || archs[0] != "LlamaForCausalLM") {
-      refuse(source, fmt::format("unsupported architecture {} (only LlamaForCausalLM)", archs.dump()));
+      refuse(source,
+             fmt::format("unsupported architecture {} (only LlamaForCausalLM)", archs.dump()));
     }
   }
   if (!model_type.is_null() && model_type != "llama") {
@@ -115,10 +124,12 @@ void check_architecture(const json& cfg, const std::string& source) {
   if (const json& act = field(cfg, "hidden_act"); !act.is_null() && act != "silu") {
     refuse(source, fmt::format("unsupported hidden_act {} (only \"silu\")", act.dump()));
   }
-  if (flag(cfg, "attention_bias", false, source)) refuse(source, "unsupported attention_bias: true");
+  if (flag(cfg, "attention_bias", false, source))
+    refuse(source, "unsupported attention_bias: true");
   if (flag(cfg, "mlp_bias", false, source)) refuse(source, "unsupported mlp_bias: true");
   if (const json& q = field(cfg, "quantization_config"); !q.is_null()) {
-    refuse(source, fmt::format("unsupported quantized checkpoint (quantization_config {})", q.dump()));
+    refuse(source,
+           fmt::format("unsupported quantized checkpoint (quantization_config {})", q.dump()));
   }
 }
 
@@ -161,14 +172,17 @@ class TokenizerConfigTokens {
     } else if (v.is_null()) {
       return std::nullopt;
     } else {
-      refuse(source, fmt::format("'{}' must be a string or an AddedToken object, got {}", key, v.dump()));
+      refuse(source,
+             fmt::format("'{}' must be a string or an AddedToken object, got {}", key, v.dump()));
     }
     const json& vocab = tokenizer();
-    if (vocab.is_null()) return std::nullopt;   // nothing to resolve against: not given here
+    if (vocab.is_null()) return std::nullopt;  // nothing to resolve against: not given here
     for (const json& t : field(vocab, "added_tokens")) {
-      if (field(t, "content") == content && field(t, "id").is_number_integer()) return t["id"].get<int32_t>();
+      if (field(t, "content") == content && field(t, "id").is_number_integer())
+        return t["id"].get<int32_t>();
     }
-    if (const json& id = field(field(field(vocab, "model"), "vocab"), content.c_str()); id.is_number_integer()) {
+    if (const json& id = field(field(field(vocab, "model"), "vocab"), content.c_str());
+        id.is_number_integer()) {
       return id.get<int32_t>();
     }
     refuse(source, fmt::format("'{}' is \"{}\", which {} does not define", key, content,
@@ -196,7 +210,8 @@ void check_token_ids(const std::vector<int32_t>& ids, const char* what, int voca
                      const std::string& source) {
   for (int32_t id : ids) {
     if (id >= vocab_size) {
-      refuse(source, fmt::format("{} token id {} is outside the vocabulary ({})", what, id, vocab_size));
+      refuse(source,
+             fmt::format("{} token id {} is outside the vocabulary ({})", what, id, vocab_size));
     }
   }
 }
@@ -229,29 +244,34 @@ ModelConfig parse_model_config(const json& cfg, const std::string& source) {
   const json& hd = field(cfg, "head_dim");
   if (hd.is_null()) {
     if (c.hidden_size % c.num_heads != 0) {
-      refuse(source, fmt::format("hidden_size {} is not a multiple of num_attention_heads {} and no "
-                                 "head_dim is given", c.hidden_size, c.num_heads));
+      refuse(source,
+             fmt::format("hidden_size {} is not a multiple of num_attention_heads {} and no "
+                         "head_dim is given",
+                         c.hidden_size, c.num_heads));
     }
     c.head_dim = c.hidden_size / c.num_heads;
   } else {
     c.head_dim = positive_int(hd, "head_dim", source);
   }
-  if (c.head_dim % 2 != 0) refuse(source, fmt::format("head_dim {} is odd; RoPE needs pairs", c.head_dim));
+  if (c.head_dim % 2 != 0)
+    refuse(source, fmt::format("head_dim {} is odd; RoPE needs pairs", c.head_dim));
 
   if (const json& eps = field(cfg, "rms_norm_eps"); !eps.is_null()) {
     c.rms_norm_eps = positive_number(eps, "rms_norm_eps", source);
   }
   c.rope_theta = parse_rope_theta(cfg, source);
   c.tie_word_embeddings = flag(cfg, "tie_word_embeddings", false, source);
-  for (const char* key : {"dtype", "torch_dtype"}) {   // transformers 5 renamed torch_dtype
+  for (const char* key : {"dtype", "torch_dtype"}) {  // transformers 5 renamed torch_dtype
     if (const json& d = field(cfg, key); d.is_string()) {
       c.torch_dtype = d.get<std::string>();
       break;
     }
   }
 
-  if (auto bos = token_ids(field(cfg, "bos_token_id"), "bos_token_id", false, source)) c.bos_token_id = (*bos)[0];
-  if (auto eos = token_ids(field(cfg, "eos_token_id"), "eos_token_id", true, source)) c.eos_token_ids = *eos;
+  if (auto bos = token_ids(field(cfg, "bos_token_id"), "bos_token_id", false, source))
+    c.bos_token_id = (*bos)[0];
+  if (auto eos = token_ids(field(cfg, "eos_token_id"), "eos_token_id", true, source))
+    c.eos_token_ids = *eos;
   if (c.bos_token_id >= 0) check_token_ids({c.bos_token_id}, "bos", c.vocab_size, source);
   check_token_ids(c.eos_token_ids, "eos", c.vocab_size, source);
   return c;
@@ -260,8 +280,8 @@ ModelConfig parse_model_config(const json& cfg, const std::string& source) {
 ModelConfig load_model_config(const std::filesystem::path& model_dir) {
   const auto config_file = model_dir / "config.json";
   if (!std::filesystem::exists(config_file)) {
-    throw ModelFileError(fmt::format("{}: no such file (is {} a model directory?)", config_file.string(),
-                                     model_dir.string()));
+    throw ModelFileError(fmt::format("{}: no such file (is {} a model directory?)",
+                                     config_file.string(), model_dir.string()));
   }
   ModelConfig c = parse_model_config(read_json_file(config_file), config_file.string());
 
@@ -274,7 +294,8 @@ ModelConfig load_model_config(const std::filesystem::path& model_dir) {
   if (std::filesystem::exists(gen_file)) {
     const json gen = read_json_file(gen_file);
     if (!gen.is_object()) refuse(gen_file.string(), "not a JSON object");
-    if (auto ids = token_ids(field(gen, "bos_token_id"), "bos_token_id", false, gen_file.string())) {
+    if (auto ids =
+            token_ids(field(gen, "bos_token_id"), "bos_token_id", false, gen_file.string())) {
       bos = (*ids)[0];
       bos_source = gen_file;
     }

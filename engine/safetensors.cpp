@@ -34,9 +34,9 @@ std::optional<DType> parse_dtype(std::string_view s) {
 }
 
 bool is_known_safetensors_dtype(std::string_view s) {
-  static constexpr std::array known = {"BOOL", "U8",  "I8",  "F8_E5M2", "F8_E4M3", "I16", "U16",
-                                       "F16",  "BF16", "I32", "U32",     "F32",     "F64", "I64",
-                                       "U64"};
+  static constexpr std::array known = {"BOOL", "U8",  "I8",  "F8_E5M2", "F8_E4M3",
+                                       "I16",  "U16", "F16", "BF16",    "I32",
+                                       "U32",  "F32", "F64", "I64",     "U64"};
   return std::find(known.begin(), known.end(), s) != known.end();
 }
 
@@ -51,17 +51,17 @@ bool is_known_safetensors_dtype(std::string_view s) {
 
 struct HeaderEntry {
   TensorView view;
-  uint64_t begin = 0, end = 0;   // byte range inside the data section
+  uint64_t begin = 0, end = 0;  // byte range inside the data section
 };
 
-HeaderEntry parse_entry(const std::filesystem::path& file, const std::string& name,
-                        const json& v) {
+HeaderEntry parse_entry(const std::filesystem::path& file, const std::string& name, const json& v) {
   if (!v.is_object()) fail_tensor(file, name, "header entry is not a JSON object");
   HeaderEntry e;
   e.view.name = name;
 
   auto dt = v.find("dtype");
-  if (dt == v.end() || !dt->is_string()) fail_tensor(file, name, "header entry has no dtype string");
+  if (dt == v.end() || !dt->is_string())
+    fail_tensor(file, name, "header entry has no dtype string");
   const std::string dtype = dt->get<std::string>();
   auto parsed = parse_dtype(dtype);
   if (!parsed) {
@@ -92,7 +92,8 @@ HeaderEntry parse_entry(const std::filesystem::path& file, const std::string& na
   e.begin = (*off)[0].get<uint64_t>();
   e.end = (*off)[1].get<uint64_t>();
   if (e.end < e.begin) {
-    fail_tensor(file, name, fmt::format("bad data_offsets [{}, {}]: end before begin", e.begin, e.end));
+    fail_tensor(file, name,
+                fmt::format("bad data_offsets [{}, {}]: end before begin", e.begin, e.end));
   }
   uint64_t need = 0;
   if (__builtin_mul_overflow(numel, uint64_t(dtype_size(e.view.dtype)), &need) ||
@@ -111,7 +112,8 @@ HeaderEntry parse_entry(const std::filesystem::path& file, const std::string& na
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& file) : map_(file) {
   const std::span<const std::byte> bytes = map_.bytes();
   if (bytes.size() < 8) {
-    fail(file, fmt::format("too short for a safetensors file ({} bytes; truncated?)", bytes.size()));
+    fail(file,
+         fmt::format("too short for a safetensors file ({} bytes; truncated?)", bytes.size()));
   }
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = header_len << 8 | uint64_t(bytes[size_t(i)]);
@@ -138,7 +140,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& file) : map_(file)
     if (name == "__metadata__") {
       if (!v.is_object()) fail(file, "corrupt header: __metadata__ is not an object");
       for (const auto& [k, s] : v.items()) {
-        if (!s.is_string()) fail(file, fmt::format("corrupt header: __metadata__ '{}' is not a string", k));
+        if (!s.is_string())
+          fail(file, fmt::format("corrupt header: __metadata__ '{}' is not a string", k));
         metadata_[k] = s.get<std::string>();
       }
       continue;
@@ -147,10 +150,9 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& file) : map_(file)
   }
 
   // Like the official reader: tensors tile the data section exactly, with no gap or overlap.
-  std::sort(entries.begin(), entries.end(),
-            [](const HeaderEntry& a, const HeaderEntry& b) {
-              return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
-            });
+  std::sort(entries.begin(), entries.end(), [](const HeaderEntry& a, const HeaderEntry& b) {
+    return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
+  });
   uint64_t expected = 0;
   for (HeaderEntry& e : entries) {
     if (e.end > data_size) {
@@ -187,13 +189,14 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
     }
     uint64_t numel = 1;
     for (int64_t d : t.shape) {
-      if (d < 0) throw Error(fmt::format("{}: tensor '{}' has a negative dimension", file.string(), t.name));
+      if (d < 0)
+        throw Error(fmt::format("{}: tensor '{}' has a negative dimension", file.string(), t.name));
       numel *= uint64_t(d);
     }
     if (numel * dtype_size(t.dtype) != t.bytes.size()) {
       throw Error(fmt::format("{}: tensor '{}' has {} bytes but {} {} needs {}", file.string(),
-                              t.name, t.bytes.size(), dtype_name(t.dtype),
-                              fmt::join(t.shape, "x"), numel * dtype_size(t.dtype)));
+                              t.name, t.bytes.size(), dtype_name(t.dtype), fmt::join(t.shape, "x"),
+                              numel * dtype_size(t.dtype)));
     }
     header[t.name] = {{"dtype", dtype_name(t.dtype)},
                       {"shape", t.shape},
@@ -201,7 +204,7 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
     offset += t.bytes.size();
   }
   std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');   // keep the data section 8-byte aligned
+  text.append((8 - text.size() % 8) % 8, ' ');  // keep the data section 8-byte aligned
 
   static std::atomic<unsigned> counter{0};
   std::filesystem::path tmp = file;
@@ -228,7 +231,8 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
   if (ec) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
-    throw Error(fmt::format("{}: cannot move the written file into place: {}", file.string(), ec.message()));
+    throw Error(fmt::format("{}: cannot move the written file into place: {}", file.string(),
+                            ec.message()));
   }
 }
 

@@ -39,7 +39,7 @@ struct TensorToWrite {
   std::string name;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
-  std::span<const std::byte> bytes;   // numel(shape) * dtype_size(dtype) bytes, row-major
+  std::span<const std::byte> bytes;  // numel(shape) * dtype_size(dtype) bytes, row-major
 };
 
 // Writes tensors (in the given order) to file: a temp file beside it, then a rename, so a reader

@@ -26,13 +26,13 @@ struct None {};
 struct Global {
   std::string module, name;
 };
-struct Storage {                     // a persistent id: ('storage', type, key, location, numel)
-  std::string type;                  // "BFloat16Storage", ...
-  std::optional<DType> dtype;        // empty for storage types the engine doesn't compute with
-  std::string key;                   // the entry <root>/data/<key> holds its bytes
+struct Storage {               // a persistent id: ('storage', type, key, location, numel)
+  std::string type;            // "BFloat16Storage", ...
+  std::optional<DType> dtype;  // empty for storage types the engine doesn't compute with
+  std::string key;             // the entry <root>/data/<key> holds its bytes
   int64_t numel = 0;
 };
-struct Tensor {                      // torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)
+struct Tensor {  // torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)
   Storage storage;
   int64_t offset = 0;
   std::vector<int64_t> size, stride;
@@ -43,12 +43,13 @@ struct Tuple {
 struct List {
   std::vector<Ref> items;
 };
-struct Dict {                        // dict and OrderedDict alike; insertion order kept
+struct Dict {  // dict and OrderedDict alike; insertion order kept
   std::vector<std::pair<Ref, Ref>> items;
 };
 
 struct Value {
-  std::variant<None, bool, int64_t, double, std::string, Tuple, List, Dict, Global, Storage, Tensor> v;
+  std::variant<None, bool, int64_t, double, std::string, Tuple, List, Dict, Global, Storage, Tensor>
+      v;
 };
 
 template <class T>
@@ -57,8 +58,8 @@ Ref make(T x) {
 }
 
 const char* kind_name(const Value& x) {
-  static constexpr const char* names[] = {"None",  "bool", "int",  "float",   "str",   "tuple",
-                                          "list",  "dict", "global", "storage", "tensor"};
+  static constexpr const char* names[] = {"None", "bool", "int",    "float",   "str",   "tuple",
+                                          "list", "dict", "global", "storage", "tensor"};
   return names[x.v.index()];
 }
 
@@ -85,7 +86,8 @@ bool is_torch_storage(std::string_view name) {
 
 class PickleVm {
  public:
-  PickleVm(std::span<const std::byte> bytes, std::string where) : b_(bytes), where_(std::move(where)) {}
+  PickleVm(std::span<const std::byte> bytes, std::string where)
+      : b_(bytes), where_(std::move(where)) {}
 
   Ref run() {
     for (;;) {
@@ -97,65 +99,74 @@ class PickleVm {
           if (v < 2 || v > 5) fail(fmt::format("unsupported pickle protocol {}", v));
           break;
         }
-        case 0x95: take(8); break;                                    // FRAME: framing only
-        case '.': return pop();                                       // STOP
-        case '(': marks_.push_back(stack_.size()); break;             // MARK
-        case '}': push(make(Dict{})); break;                          // EMPTY_DICT
-        case ']': push(make(List{})); break;                          // EMPTY_LIST
-        case ')': push(make(Tuple{})); break;                         // EMPTY_TUPLE
-        case 'N': push(make(None{})); break;                          // NONE
-        case 0x88: push(make(true)); break;                           // NEWTRUE
-        case 0x89: push(make(false)); break;                          // NEWFALSE
-        case 'J': push(make(int64_t(int32_t(le(4))))); break;         // BININT
-        case 'K': push(make(int64_t(le(1)))); break;                  // BININT1
-        case 'M': push(make(int64_t(le(2)))); break;                  // BININT2
-        case 0x8a: push(make(long1(u8()))); break;                    // LONG1
-        case 'G': push(make(binfloat())); break;                      // BINFLOAT
-        case 'X': push(make(std::string(take(le(4))))); break;        // BINUNICODE
-        case 0x8c: push(make(std::string(take(u8())))); break;        // SHORT_BINUNICODE
-        case 'q': memo_[uint32_t(le(1))] = top(); break;              // BINPUT
-        case 'r': memo_[uint32_t(le(4))] = top(); break;              // LONG_BINPUT
-        case 0x94: memo_[uint32_t(memo_.size())] = top(); break;      // MEMOIZE
-        case 'h': push(memo(uint32_t(le(1)))); break;                 // BINGET
-        case 'j': push(memo(uint32_t(le(4)))); break;                 // LONG_BINGET
-        case 'c': push(global()); break;                              // GLOBAL
-        case 'Q': push(persistent(pop())); break;                     // BINPERSID
-        case 't': push(make(Tuple{pop_to_mark()})); break;            // TUPLE
-        case 0x85: push(make(Tuple{pop_n(1)})); break;                // TUPLE1
-        case 0x86: push(make(Tuple{pop_n(2)})); break;                // TUPLE2
-        case 0x87: push(make(Tuple{pop_n(3)})); break;                // TUPLE3
-        case 'R': {                                                   // REDUCE
+        case 0x95: take(8); break;                                // FRAME: framing only
+        case '.': return pop();                                   // STOP
+        case '(': marks_.push_back(stack_.size()); break;         // MARK
+        case '}': push(make(Dict{})); break;                      // EMPTY_DICT
+        case ']': push(make(List{})); break;                      // EMPTY_LIST
+        case ')': push(make(Tuple{})); break;                     // EMPTY_TUPLE
+        case 'N': push(make(None{})); break;                      // NONE
+        case 0x88: push(make(true)); break;                       // NEWTRUE
+        case 0x89: push(make(false)); break;                      // NEWFALSE
+        case 'J': push(make(int64_t(int32_t(le(4))))); break;     // BININT
+        case 'K': push(make(int64_t(le(1)))); break;              // BININT1
+        case 'M': push(make(int64_t(le(2)))); break;              // BININT2
+        case 0x8a: push(make(long1(u8()))); break;                // LONG1
+        case 'G': push(make(binfloat())); break;                  // BINFLOAT
+        case 'X': push(make(std::string(take(le(4))))); break;    // BINUNICODE
+        case 0x8c: push(make(std::string(take(u8())))); break;    // SHORT_BINUNICODE
+        case 'q': memo_[uint32_t(le(1))] = top(); break;          // BINPUT
+        case 'r': memo_[uint32_t(le(4))] = top(); break;          // LONG_BINPUT
+        case 0x94: memo_[uint32_t(memo_.size())] = top(); break;  // MEMOIZE
+        case 'h': push(memo(uint32_t(le(1)))); break;             // BINGET
+        case 'j': push(memo(uint32_t(le(4)))); break;             // LONG_BINGET
+        case 'c': {                                               // GLOBAL
+          std::string module = line();
+          push(global(std::move(module), line()));
+          break;
+        }
+        case 0x93: {  // STACK_GLOBAL (protocol 4)
+          std::string name = as_str(pop(), "STACK_GLOBAL name");
+          push(global(as_str(pop(), "STACK_GLOBAL module"), std::move(name)));
+          break;
+        }
+        case 'Q': push(persistent(pop())); break;           // BINPERSID
+        case 't': push(make(Tuple{pop_to_mark()})); break;  // TUPLE
+        case 0x85: push(make(Tuple{pop_n(1)})); break;      // TUPLE1
+        case 0x86: push(make(Tuple{pop_n(2)})); break;      // TUPLE2
+        case 0x87: push(make(Tuple{pop_n(3)})); break;      // TUPLE3
+        case 'R': {                                         // REDUCE
           Ref args = pop();
           Ref fn = pop();
           push(reduce(*fn, *args));
           break;
         }
-        case 's': {                                                   // SETITEM
+        case 's': {  // SETITEM
           Ref v = pop();
           Ref k = pop();
           as<Dict>(*top(), "SETITEM").items.emplace_back(std::move(k), std::move(v));
           break;
         }
-        case 'u': {                                                   // SETITEMS
+        case 'u': {  // SETITEMS
           std::vector<Ref> kv = pop_to_mark();
           if (kv.size() % 2) fail("SETITEMS with an odd number of items");
           Dict& d = as<Dict>(*top(), "SETITEMS");
           for (size_t i = 0; i < kv.size(); i += 2) d.items.emplace_back(kv[i], kv[i + 1]);
           break;
         }
-        case 'a': {                                                   // APPEND
+        case 'a': {  // APPEND
           Ref v = pop();
           as<List>(*top(), "APPEND").items.push_back(std::move(v));
           break;
         }
-        case 'e': {                                                   // APPENDS
+        case 'e': {  // APPENDS
           std::vector<Ref> vs = pop_to_mark();
           List& l = as<List>(*top(), "APPENDS");
           l.items.insert(l.items.end(), vs.begin(), vs.end());
           break;
         }
-        case 'b': {                                                   // BUILD
-          pop();  // the state: an OrderedDict's attributes (state_dict's _metadata); not needed
+        case 'b': {  // BUILD
+          pop();     // the state: an OrderedDict's attributes (state_dict's _metadata); not needed
           if (!std::holds_alternative<Dict>(top()->v)) {
             fail(fmt::format("BUILD on a {} is not supported", kind_name(*top())));
           }
@@ -186,20 +197,29 @@ class PickleVm {
     for (int i = n - 1; i >= 0; --i) v = v << 8 | uint8_t(s[size_t(i)]);
     return v;
   }
-  int64_t long1(uint8_t n) {   // two's complement, little-endian, n bytes
+  int64_t long1(uint8_t n) {  // two's complement, little-endian, n bytes
     if (n > 8) fail(fmt::format("LONG1 of {} bytes is too large", n));
     if (n == 0) return 0;
     const uint64_t v = le(n);
     const int shift = 64 - 8 * n;
     return shift ? int64_t(v << shift) >> shift : int64_t(v);
   }
-  double binfloat() {   // big-endian IEEE double
+  double binfloat() {  // big-endian IEEE double
     const std::string_view s = take(8);
     uint64_t v = 0;
     for (char c : s) v = v << 8 | uint8_t(c);
     double d;
     std::memcpy(&d, &v, 8);
     return d;
+  }
+
+  std::string line() {  // a GLOBAL operand: text up to a newline
+    const size_t start = pos_;
+    while (pos_ < b_.size() && char(b_[pos_]) != '\n') ++pos_;
+    if (pos_ == b_.size()) fail("pickle ends inside a GLOBAL");
+    std::string s(reinterpret_cast<const char*>(b_.data() + start), pos_ - start);
+    ++pos_;
+    return s;
   }
 
   void push(Ref v) { stack_.push_back(std::move(v)); }
@@ -228,7 +248,8 @@ class PickleVm {
   }
   Ref memo(uint32_t key) const {
     auto it = memo_.find(key);
-    if (it == memo_.end()) fail(fmt::format("pickle refers to memo entry {} that was never stored", key));
+    if (it == memo_.end())
+      fail(fmt::format("pickle refers to memo entry {} that was never stored", key));
     return it->second;
   }
 
@@ -252,25 +273,16 @@ class PickleVm {
   }
 
   // The allow-list: a state dict needs nothing else, and anything else could run code.
-  Ref global() {
-    auto line = [&] {
-      const size_t start = pos_;
-      while (pos_ < b_.size() && char(b_[pos_]) != '\n') ++pos_;
-      if (pos_ == b_.size()) fail("pickle ends inside a GLOBAL");
-      std::string s(reinterpret_cast<const char*>(b_.data() + start), pos_ - start);
-      ++pos_;
-      return s;
-    };
-    Global g;
-    g.module = line();
-    g.name = line();
-    const bool allowed =
-        (g.module == "collections" && g.name == "OrderedDict") ||
-        (g.module == "torch._utils" &&
-         (g.name == "_rebuild_tensor_v2" || g.name == "_rebuild_parameter" ||
-          g.name == "_rebuild_parameter_with_state")) ||
-        (g.module == "torch" && is_torch_storage(g.name));
-    if (!allowed) fail(fmt::format("pickle global '{}.{}' is not allowed (not part of a tensor state dict)", g.module, g.name));
+  Ref global(std::string module, std::string name) const {
+    Global g{std::move(module), std::move(name)};
+    const bool allowed = (g.module == "collections" && g.name == "OrderedDict") ||
+                         (g.module == "torch._utils" &&
+                          (g.name == "_rebuild_tensor_v2" || g.name == "_rebuild_parameter" ||
+                           g.name == "_rebuild_parameter_with_state")) ||
+                         (g.module == "torch" && is_torch_storage(g.name));
+    if (!allowed)
+      fail(fmt::format("pickle global '{}.{}' is not allowed (not part of a tensor state dict)",
+                       g.module, g.name));
     return make(std::move(g));
   }
 
@@ -294,7 +306,9 @@ class PickleVm {
     const auto* g = std::get_if<Global>(&fn.v);
     if (!g) fail(fmt::format("REDUCE calls a {}", kind_name(fn)));
     const auto* args_t = std::get_if<Tuple>(&args_v.v);
-    if (!args_t) fail(fmt::format("REDUCE of {}.{} with a {} for arguments", g->module, g->name, kind_name(args_v)));
+    if (!args_t)
+      fail(fmt::format("REDUCE of {}.{} with a {} for arguments", g->module, g->name,
+                       kind_name(args_v)));
     const std::vector<Ref>& args = args_t->items;
     if (g->name == "OrderedDict") {
       if (!args.empty()) fail("OrderedDict built from arguments is not supported");
@@ -309,8 +323,9 @@ class PickleVm {
       return make(std::move(t));
     }
     if (g->name == "_rebuild_parameter" || g->name == "_rebuild_parameter_with_state") {
-      if (args.empty() || !std::holds_alternative<Tensor>(args[0]->v)) fail(fmt::format("{} of a non-tensor", g->name));
-      return args[0];   // a Parameter is its data
+      if (args.empty() || !std::holds_alternative<Tensor>(args[0]->v))
+        fail(fmt::format("{} of a non-tensor", g->name));
+      return args[0];  // a Parameter is its data
     }
     fail(fmt::format("REDUCE of {}.{} is not supported", g->module, g->name));
   }
@@ -326,7 +341,7 @@ class PickleVm {
 bool is_contiguous(const std::vector<int64_t>& size, const std::vector<int64_t>& stride) {
   int64_t expected = 1;
   for (size_t i = size.size(); i-- > 0;) {
-    if (size[i] != 1 && stride[i] != expected) return false;   // size-1 dims may have any stride
+    if (size[i] != 1 && stride[i] != expected) return false;  // size-1 dims may have any stride
     expected *= size[i];
   }
   return true;
@@ -357,7 +372,9 @@ TorchCheckpoint::TorchCheckpoint(const std::filesystem::path& file) : map_(file)
     return ModelFileError(fmt::format("{}: {}", file.string(), what));
   };
   if (bytes.size() >= 2 && bytes[0] == std::byte{0x80} && bytes[1] <= std::byte{5}) {
-    throw fail("legacy (pre-zip, torch < 1.6) checkpoint format is not supported; re-save it with a newer torch");
+    throw fail(
+        "legacy (pre-zip, torch < 1.6) checkpoint format is not supported; re-save it with a newer "
+        "torch");
   }
   zip_ = std::make_unique<ZipArchive>(bytes, file);
 
@@ -366,8 +383,10 @@ TorchCheckpoint::TorchCheckpoint(const std::filesystem::path& file) : map_(file)
   const ZipEntry* pkl = nullptr;
   for (const ZipEntry& e : zip_->entries()) {
     const size_t slash = e.name.find('/');
-    if (slash != std::string::npos && e.name.compare(slash + 1, std::string::npos, "data.pkl") == 0) {
-      if (pkl) throw fail(fmt::format("two pickles in one archive ('{}' and '{}')", pkl->name, e.name));
+    if (slash != std::string::npos &&
+        e.name.compare(slash + 1, std::string::npos, "data.pkl") == 0) {
+      if (pkl)
+        throw fail(fmt::format("two pickles in one archive ('{}' and '{}')", pkl->name, e.name));
       pkl = &e;
       root = e.name.substr(0, slash + 1);
     }
@@ -377,22 +396,27 @@ TorchCheckpoint::TorchCheckpoint(const std::filesystem::path& file) : map_(file)
   if (const ZipEntry* bo = zip_->find(root + "byteorder")) {
     const std::span<const std::byte> d = zip_->data(*bo);
     const std::string_view order(reinterpret_cast<const char*>(d.data()), d.size());
-    if (order != "little") throw fail(fmt::format("byte order '{}' is not supported (only little-endian)", order));
+    if (order != "little")
+      throw fail(fmt::format("byte order '{}' is not supported (only little-endian)", order));
   }
 
-  const Ref result = PickleVm(zip_->data(*pkl), fmt::format("{}: {}", file.string(), pkl->name)).run();
+  const Ref result =
+      PickleVm(zip_->data(*pkl), fmt::format("{}: {}", file.string(), pkl->name)).run();
   const auto* dict = std::get_if<Dict>(&result->v);
-  if (!dict) throw fail(fmt::format("{} holds a {}, not a dict of tensors", pkl->name, kind_name(*result)));
+  if (!dict)
+    throw fail(fmt::format("{} holds a {}, not a dict of tensors", pkl->name, kind_name(*result)));
 
   for (const auto& [key, value] : dict->items) {
     const auto* name = std::get_if<std::string>(&key->v);
-    if (!name) throw fail(fmt::format("{} has a {} key, not a tensor name", pkl->name, kind_name(*key)));
+    if (!name)
+      throw fail(fmt::format("{} has a {} key, not a tensor name", pkl->name, kind_name(*key)));
     auto bad = [&](std::string_view what) {
       return ModelFileError(fmt::format("{}: tensor '{}': {}", file.string(), *name, what));
     };
     const auto* t = std::get_if<Tensor>(&value->v);
     if (!t) throw bad(fmt::format("is a {}, not a tensor", kind_name(*value)));
-    if (!t->storage.dtype) throw bad(fmt::format("unsupported dtype ({}; supported: F32, F16, BF16)", t->storage.type));
+    if (!t->storage.dtype)
+      throw bad(fmt::format("unsupported dtype ({}; supported: F32, F16, BF16)", t->storage.type));
     const DType dtype = *t->storage.dtype;
     const size_t elem = dtype_size(dtype);
 
@@ -401,14 +425,16 @@ TorchCheckpoint::TorchCheckpoint(const std::filesystem::path& file) : map_(file)
     if (!entry) throw bad(fmt::format("its storage '{}' is missing from the archive", entry_name));
     const std::span<const std::byte> storage = zip_->data(*entry);
     if (uint64_t(t->storage.numel) * elem != storage.size()) {
-      throw bad(fmt::format("storage '{}' holds {} bytes but the pickle says {} x {} = {}", entry_name,
-                            storage.size(), t->storage.numel, t->storage.type,
+      throw bad(fmt::format("storage '{}' holds {} bytes but the pickle says {} x {} = {}",
+                            entry_name, storage.size(), t->storage.numel, t->storage.type,
                             uint64_t(t->storage.numel) * elem));
     }
     if (t->size.size() != t->stride.size()) throw bad("size and stride have different ranks");
-    int64_t numel = 1, last = t->offset;   // last: the highest element index the tensor reaches
+    int64_t numel = 1, last = t->offset;  // last: the highest element index the tensor reaches
     for (size_t d = 0; d < t->size.size(); ++d) {
-      if (t->size[d] < 0 || t->stride[d] < 0) throw bad(fmt::format("bad size {} / stride {}", fmt::join(t->size, "x"), fmt::join(t->stride, ",")));
+      if (t->size[d] < 0 || t->stride[d] < 0)
+        throw bad(fmt::format("bad size {} / stride {}", fmt::join(t->size, "x"),
+                              fmt::join(t->stride, ",")));
       if (t->size[d] == 0) numel = 0;
       if (numel != 0 && (__builtin_mul_overflow(numel, t->size[d], &numel) ||
                          __builtin_add_overflow(last, (t->size[d] - 1) * t->stride[d], &last))) {

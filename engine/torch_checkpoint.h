@@ -32,8 +32,8 @@ class TorchCheckpoint {
 
  private:
   MappedFile map_;
-  std::unique_ptr<ZipArchive> zip_;   // keeps inflated entries alive
-  std::vector<std::unique_ptr<std::byte[]>> copies_;   // non-contiguous tensors made contiguous
+  std::unique_ptr<ZipArchive> zip_;                   // keeps inflated entries alive
+  std::vector<std::unique_ptr<std::byte[]>> copies_;  // non-contiguous tensors made contiguous
   std::vector<TensorView> tensors_;
 };
 

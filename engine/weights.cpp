@@ -21,7 +21,7 @@ enum class Format { Safetensors, Torch };
 
 // A sharded checkpoint's index: which shard file holds each tensor.
 struct ShardIndex {
-  std::vector<fs::path> shards;                       // distinct files, in order of first mention
+  std::vector<fs::path> shards;  // distinct files, in order of first mention
   std::map<std::string, fs::path, std::less<>> weight_map;
 };
 
@@ -33,8 +33,8 @@ ShardIndex read_shard_index(const fs::path& index_file) {
   ShardIndex index;
   for (const auto& [name, file] : j["weight_map"].items()) {
     if (!file.is_string()) {
-      throw ModelFileError(fmt::format("{}: tensor '{}' maps to {}, not a file name", index_file.string(),
-                                       name, file.dump()));
+      throw ModelFileError(fmt::format("{}: tensor '{}' maps to {}, not a file name",
+                                       index_file.string(), name, file.dump()));
     }
     const fs::path shard(file.get<std::string>());
     // Shards live beside the index; a path elsewhere is a corrupt (or hostile) index.
@@ -48,21 +48,23 @@ ShardIndex read_shard_index(const fs::path& index_file) {
     }
     index.weight_map.emplace(name, path);
   }
-  std::sort(index.shards.begin(), index.shards.end());   // 00001-of-N before 00002-of-N
+  std::sort(index.shards.begin(), index.shards.end());  // 00001-of-N before 00002-of-N
   return index;
 }
 
-std::string shape_str(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+std::string shape_str(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
 
 }  // namespace
 
 struct Weights::Impl {
   struct Entry {
     TensorView view;
-    size_t file = 0;   // index into files
+    size_t file = 0;  // index into files
   };
 
-  fs::path checkpoint;   // the single file, or the shard index: named when a tensor is missing
+  fs::path checkpoint;  // the single file, or the shard index: named when a tensor is missing
   std::vector<fs::path> files;
   std::vector<SafetensorsFile> safetensors;
   std::vector<TorchCheckpoint> torch;
@@ -132,9 +134,11 @@ Weights Weights::load_unchecked(const fs::path& model_dir) {
       return w;
     }
   }
-  throw ModelFileError(fmt::format("{}: no weights found (looked for model.safetensors, "
-                                   "model.safetensors.index.json, pytorch_model.bin, "
-                                   "pytorch_model.bin.index.json)", model_dir.string()));
+  throw ModelFileError(
+      fmt::format("{}: no weights found (looked for model.safetensors, "
+                  "model.safetensors.index.json, pytorch_model.bin, "
+                  "pytorch_model.bin.index.json)",
+                  model_dir.string()));
 }
 
 Weights Weights::load(const fs::path& model_dir, const ModelConfig& cfg) {
@@ -148,7 +152,8 @@ bool Weights::has(std::string_view name) const { return impl_->tensors.contains(
 const TensorView& Weights::get(std::string_view name) const {
   auto it = impl_->tensors.find(name);
   if (it == impl_->tensors.end()) {
-    throw ModelFileError(fmt::format("{}: tensor '{}' is missing", impl_->checkpoint.string(), name));
+    throw ModelFileError(
+        fmt::format("{}: tensor '{}' is missing", impl_->checkpoint.string(), name));
   }
   return it->second.view;
 }
@@ -156,7 +161,8 @@ const TensorView& Weights::get(std::string_view name) const {
 const fs::path& Weights::file_of(std::string_view name) const {
   auto it = impl_->tensors.find(name);
   if (it == impl_->tensors.end()) {
-    throw ModelFileError(fmt::format("{}: tensor '{}' is missing", impl_->checkpoint.string(), name));
+    throw ModelFileError(
+        fmt::format("{}: tensor '{}' is missing", impl_->checkpoint.string(), name));
   }
   return impl_->files[it->second.file];
 }
@@ -195,7 +201,7 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& cfg) {
 
 void check_weights_against_config(const Weights& w, const ModelConfig& cfg) {
   for (const ExpectedTensor& e : expected_tensors(cfg)) {
-    const TensorView& t = w.get(e.name);   // throws, naming the checkpoint and the tensor, if absent
+    const TensorView& t = w.get(e.name);  // throws, naming the checkpoint and the tensor, if absent
     if (t.shape != e.shape) {
       throw ModelFileError(fmt::format("{}: tensor '{}' has shape {} but config.json implies {}",
                                        w.file_of(e.name).string(), e.name, shape_str(t.shape),

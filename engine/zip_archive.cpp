@@ -25,7 +25,8 @@ constexpr size_t kCentralHeaderSize = 46, kLocalHeaderSize = 30;
 // Little-endian reads with bounds checks; every offset in a zip file is untrusted.
 class Reader {
  public:
-  Reader(std::span<const std::byte> bytes, const std::filesystem::path& path) : b_(bytes), path_(path) {}
+  Reader(std::span<const std::byte> bytes, const std::filesystem::path& path)
+      : b_(bytes), path_(path) {}
 
   uint64_t le(uint64_t at, int n, std::string_view what) const {
     need(at, uint64_t(n), what);
@@ -42,8 +43,8 @@ class Reader {
   }
   void need(uint64_t at, uint64_t n, std::string_view what) const {
     if (at > b_.size() || n > b_.size() - at) {
-      throw ModelFileError(fmt::format("{}: {} runs past the end of the file (truncated?)",
-                                       path_.string(), what));
+      throw ModelFileError(
+          fmt::format("{}: {} runs past the end of the file (truncated?)", path_.string(), what));
     }
   }
 
@@ -70,28 +71,34 @@ ZipArchive::ZipArchive(std::span<const std::byte> bytes, std::filesystem::path p
   const uint64_t last = bytes_.size() - kEndSize;
   const uint64_t first = last > 0xffff ? last - 0xffff : 0;
   for (uint64_t at = last + 1; at-- > first;) {
-    if (r.u32(at, "end record") == kEndSig && at + kEndSize + r.u16(at + 20, "end record") == bytes_.size()) {
+    if (r.u32(at, "end record") == kEndSig &&
+        at + kEndSize + r.u16(at + 20, "end record") == bytes_.size()) {
       end = at;
       break;
     }
   }
   if (end == UINT64_MAX) {
-    throw ModelFileError(fmt::format("{}: not a zip archive, or truncated (no end of central directory "
-                                     "record)", path_.string()));
+    throw ModelFileError(
+        fmt::format("{}: not a zip archive, or truncated (no end of central directory "
+                    "record)",
+                    path_.string()));
   }
   uint64_t count = r.u16(end + 10, "end record");
   uint64_t cd_size = r.u32(end + 12, "end record");
   uint64_t cd_offset = r.u32(end + 16, "end record");
-  if (end >= kZip64LocatorSize && r.u32(end - kZip64LocatorSize, "zip64 locator") == kZip64LocatorSig) {
+  if (end >= kZip64LocatorSize &&
+      r.u32(end - kZip64LocatorSize, "zip64 locator") == kZip64LocatorSig) {
     const uint64_t z = r.u64(end - kZip64LocatorSize + 8, "zip64 locator");
-    if (r.u32(z, "zip64 end record") != kZip64EndSig) throw corrupt("bad zip64 end of central directory");
+    if (r.u32(z, "zip64 end record") != kZip64EndSig)
+      throw corrupt("bad zip64 end of central directory");
     r.need(z, kZip64EndSize, "zip64 end record");
     count = r.u64(z + 32, "zip64 end record");
     cd_size = r.u64(z + 40, "zip64 end record");
     cd_offset = r.u64(z + 48, "zip64 end record");
   }
   r.need(cd_offset, cd_size, "central directory");
-  if (count > cd_size / kCentralHeaderSize) throw corrupt(fmt::format("{} entries can't fit the central directory", count));
+  if (count > cd_size / kCentralHeaderSize)
+    throw corrupt(fmt::format("{} entries can't fit the central directory", count));
 
   uint64_t at = cd_offset;
   entries_.reserve(size_t(count));
@@ -117,12 +124,14 @@ ZipArchive::ZipArchive(std::span<const std::byte> bytes, std::filesystem::path p
     r.need(x, extra_len, "central directory");
     while (x + 4 <= x_end) {
       const uint16_t id = r.u16(x, "extra field"), len = r.u16(x + 2, "extra field");
-      if (x + 4 + len > x_end) throw corrupt(fmt::format("entry '{}' has a bad extra field", e.name));
+      if (x + 4 + len > x_end)
+        throw corrupt(fmt::format("entry '{}' has a bad extra field", e.name));
       if (id == 0x0001) {
         uint64_t p = x + 4;
         for (uint64_t* field : {&e.size, &e.compressed_size, &local}) {
           if (*field != UINT32_MAX) continue;
-          if (p + 8 > x + 4 + len) throw corrupt(fmt::format("entry '{}' has a short zip64 field", e.name));
+          if (p + 8 > x + 4 + len)
+            throw corrupt(fmt::format("entry '{}' has a short zip64 field", e.name));
           *field = r.u64(p, "extra field");
           p += 8;
         }
@@ -133,11 +142,14 @@ ZipArchive::ZipArchive(std::span<const std::byte> bytes, std::filesystem::path p
 
     if (flags & 0x1) throw corrupt(fmt::format("entry '{}' is encrypted", e.name));
     if (e.method != 0 && e.method != 8) {
-      throw ModelFileError(fmt::format("{}: entry '{}' uses compression method {} (only stored and "
-                                       "deflated are supported)", path_.string(), e.name, e.method));
+      throw ModelFileError(
+          fmt::format("{}: entry '{}' uses compression method {} (only stored and "
+                      "deflated are supported)",
+                      path_.string(), e.name, e.method));
     }
     if (e.method == 0 && e.compressed_size != e.size) {
-      throw corrupt(fmt::format("stored entry '{}' has sizes {} and {}", e.name, e.compressed_size, e.size));
+      throw corrupt(
+          fmt::format("stored entry '{}' has sizes {} and {}", e.name, e.compressed_size, e.size));
     }
     const std::string where = fmt::format("entry '{}'", e.name);
     if (r.u32(local, where) != kLocalHeaderSig) {
@@ -163,14 +175,15 @@ const ZipEntry* ZipArchive::find(std::string_view name) const {
 }
 
 std::span<const std::byte> ZipArchive::data(const ZipEntry& e) const {
-  const std::span<const std::byte> raw = bytes_.subspan(size_t(e.data_offset), size_t(e.compressed_size));
+  const std::span<const std::byte> raw =
+      bytes_.subspan(size_t(e.data_offset), size_t(e.compressed_size));
   if (e.method == 0) return raw;
 
   const size_t index = size_t(&e - entries_.data());
   if (auto it = inflated_.find(index); it != inflated_.end()) return *it->second;
   auto out = std::make_unique<std::vector<std::byte>>(size_t(e.size));
   z_stream zs{};
-  if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {   // raw deflate: zip has no zlib header
+  if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {  // raw deflate: zip has no zlib header
     throw ModelFileError(fmt::format("{}: entry '{}': cannot start zlib", path_.string(), e.name));
   }
   // zlib counts in uInt; feed and drain in chunks so entries over 4 GB work.
@@ -200,7 +213,7 @@ std::span<const std::byte> ZipArchive::data(const ZipEntry& e) const {
 void ZipArchive::check_crc(const ZipEntry& e) const {
   const std::span<const std::byte> d = data(e);
   uLong crc = crc32(0L, Z_NULL, 0);
-  for (size_t done = 0; done < d.size();) {   // crc32 takes uInt lengths
+  for (size_t done = 0; done < d.size();) {  // crc32 takes uInt lengths
     const size_t n = std::min<size_t>(d.size() - done, UINT_MAX);
     crc = crc32(crc, reinterpret_cast<const Bytef*>(d.data() + done), uInt(n));
     done += n;

@@ -17,11 +17,11 @@ namespace yardstick {
 
 struct ZipEntry {
   std::string name;
-  uint16_t method = 0;            // 0 stored, 8 deflated
+  uint16_t method = 0;  // 0 stored, 8 deflated
   uint32_t crc32 = 0;
   uint64_t compressed_size = 0;
-  uint64_t size = 0;              // uncompressed
-  uint64_t data_offset = 0;       // of the (compressed) data, from the archive's start
+  uint64_t size = 0;         // uncompressed
+  uint64_t data_offset = 0;  // of the (compressed) data, from the archive's start
 };
 
 class ZipArchive {
@@ -48,7 +48,7 @@ class ZipArchive {
   std::filesystem::path path_;
   std::vector<ZipEntry> entries_;
   std::map<std::string, size_t, std::less<>> by_name_;
-  mutable std::map<size_t, std::unique_ptr<std::vector<std::byte>>> inflated_;   // by entry index
+  mutable std::map<size_t, std::unique_ptr<std::vector<std::byte>>> inflated_;  // by entry index
 };
 
 }  // namespace yardstick

@@ -27,13 +27,22 @@ namespace yardstick::test {
 
 // config.json of a tiny GQA Llama: C=16, F=24, L=2, NH=4, NKV=2, V=32.
 inline nlohmann::json tiny_llama_config_json() {
-  return nlohmann::json{{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
-                        {"hidden_act", "silu"}, {"hidden_size", 16}, {"intermediate_size", 24},
-                        {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                        {"num_key_value_heads", 2}, {"max_position_embeddings", 64},
-                        {"vocab_size", 32}, {"rms_norm_eps", 1e-6}, {"rope_theta", 10000.0},
-                        {"tie_word_embeddings", false}, {"torch_dtype", "float32"},
-                        {"bos_token_id", 0}, {"eos_token_id", 1}};
+  return nlohmann::json{{"architectures", {"LlamaForCausalLM"}},
+                        {"model_type", "llama"},
+                        {"hidden_act", "silu"},
+                        {"hidden_size", 16},
+                        {"intermediate_size", 24},
+                        {"num_hidden_layers", 2},
+                        {"num_attention_heads", 4},
+                        {"num_key_value_heads", 2},
+                        {"max_position_embeddings", 64},
+                        {"vocab_size", 32},
+                        {"rms_norm_eps", 1e-6},
+                        {"rope_theta", 10000.0},
+                        {"tie_word_embeddings", false},
+                        {"torch_dtype", "float32"},
+                        {"bos_token_id", 0},
+                        {"eos_token_id", 1}};
 }
 
 // One tensor with its own bytes.
@@ -87,7 +96,8 @@ inline void write_safetensors_checkpoint(const std::filesystem::path& dir,
     weight_map[tensors[i].name] = fmt::format("model-{:05}-of-{:05}.safetensors", s + 1, shards);
   }
   for (size_t s = 0; s < parts.size(); ++s) {
-    write_safetensors(dir / fmt::format("model-{:05}-of-{:05}.safetensors", s + 1, shards), parts[s]);
+    write_safetensors(dir / fmt::format("model-{:05}-of-{:05}.safetensors", s + 1, shards),
+                      parts[s]);
   }
   write_text(dir / "model.safetensors.index.json",
              nlohmann::json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}}.dump(2));
@@ -126,14 +136,15 @@ inline std::string zip_archive(const std::vector<ZipMember>& members, bool zip64
   std::string out, central;
   for (const ZipMember& m : members) {
     const std::string stored = m.deflate ? raw_deflate(m.data) : m.data;
-    const uint32_t crc = uint32_t(crc32(0, reinterpret_cast<const Bytef*>(m.data.data()), uInt(m.data.size())));
+    const uint32_t crc =
+        uint32_t(crc32(0, reinterpret_cast<const Bytef*>(m.data.data()), uInt(m.data.size())));
     const uint64_t local = out.size();
-    size_t pad = (64 - (local + 30 + m.name.size() + 4) % 64) % 64;   // torch's "FB" padding
+    size_t pad = (64 - (local + 30 + m.name.size() + 4) % 64) % 64;  // torch's "FB" padding
     put_le(out, 0x04034b50, 4);
     put_le(out, 20, 2);
     put_le(out, 0, 2);
     put_le(out, m.deflate ? 8 : 0, 2);
-    put_le(out, 0, 4);                                     // time, date
+    put_le(out, 0, 4);  // time, date
     put_le(out, crc, 4);
     put_le(out, stored.size(), 4);
     put_le(out, m.data.size(), 4);
@@ -164,10 +175,10 @@ inline std::string zip_archive(const std::vector<ZipMember>& members, bool zip64
     put_le(central, zip64 ? 0xffffffff : m.data.size(), 4);
     put_le(central, m.name.size(), 2);
     put_le(central, extra.size(), 2);
-    put_le(central, 0, 2);                                  // comment
-    put_le(central, 0, 2);                                  // disk
-    put_le(central, 0, 2);                                  // internal attributes
-    put_le(central, 0, 4);                                  // external attributes
+    put_le(central, 0, 2);  // comment
+    put_le(central, 0, 2);  // disk
+    put_le(central, 0, 2);  // internal attributes
+    put_le(central, 0, 4);  // external attributes
     put_le(central, zip64 ? 0xffffffff : local, 4);
     central += m.name;
     central += extra;
@@ -207,8 +218,8 @@ inline std::string zip_archive(const std::vector<ZipMember>& members, bool zip64
 // One tensor of a state dict, as _rebuild_tensor_v2 sees it.
 struct PickledTensor {
   std::string name;
-  std::string storage_type;   // "FloatStorage", "BFloat16Storage", ...
-  std::string key;            // storage key: its bytes are <root>/data/<key>
+  std::string storage_type;  // "FloatStorage", "BFloat16Storage", ...
+  std::string key;           // storage key: its bytes are <root>/data/<key>
   int64_t storage_numel = 0;
   int64_t offset = 0;
   std::vector<int64_t> size, stride;
@@ -242,20 +253,29 @@ class TorchPickler {
       put_le(out, uint64_t(v), 8);
     }
   }
+  // Protocol 4 spells globals as two strings and STACK_GLOBAL instead of GLOBAL.
+  bool stack_global = false;
+
   // GLOBAL the first time, BINGET of its memo slot after that (as pickle does).
   void global(const std::string& module, const std::string& name) {
     const std::string key = module + "\n" + name + "\n";
     if (auto it = memo_.find(key); it != memo_.end()) {
-      op(it->second < 256 ? 'h' : 'j');        // BINGET / LONG_BINGET
+      op(it->second < 256 ? 'h' : 'j');  // BINGET / LONG_BINGET
       put_le(out, it->second, it->second < 256 ? 1 : 4);
       return;
     }
-    op('c');
-    out += key;
+    if (stack_global) {
+      str(module);
+      str(name);
+      op('\x93');
+    } else {
+      op('c');
+      out += key;
+    }
     memo_[key] = next_;
     put();
   }
-  void put() {   // BINPUT / LONG_BINPUT into the next memo slot
+  void put() {  // BINPUT / LONG_BINPUT into the next memo slot
     op(next_ < 256 ? 'q' : 'r');
     put_le(out, next_, next_ < 256 ? 1 : 4);
     ++next_;
@@ -287,12 +307,12 @@ class TorchPickler {
     integer(t.storage_numel);
     op('t');
     put();
-    op('Q');                                   // BINPERSID
+    op('Q');  // BINPERSID
     integer(t.offset);
     int_tuple(t.size);
     int_tuple(t.stride);
-    op('\x89');                                // requires_grad False
-    empty_ordered_dict();                      // backward hooks
+    op('\x89');            // requires_grad False
+    empty_ordered_dict();  // backward hooks
     op('t');
     put();
     op('R');
@@ -306,10 +326,12 @@ class TorchPickler {
 
 // data.pkl of a state dict: an OrderedDict with state_dict()'s _metadata attribute (set by BUILD),
 // or a plain dict as transformers' sharded save writes.
-inline std::string torch_state_dict_pickle(const std::vector<PickledTensor>& tensors, bool ordered = true) {
+inline std::string torch_state_dict_pickle(const std::vector<PickledTensor>& tensors,
+                                           bool ordered = true, int protocol = 2) {
   TorchPickler p;
+  p.stack_global = protocol >= 4;
   p.op('\x80');
-  p.out.push_back(2);
+  p.out.push_back(char(protocol));
   if (ordered) {
     p.empty_ordered_dict();
   } else {
@@ -321,8 +343,8 @@ inline std::string torch_state_dict_pickle(const std::vector<PickledTensor>& ten
     p.str(t.name);
     p.tensor(t);
   }
-  p.op('u');                                   // SETITEMS
-  if (ordered) {                               // {'_metadata': OrderedDict({'': {'version': 1}})}
+  p.op('u');      // SETITEMS
+  if (ordered) {  // {'_metadata': OrderedDict({'': {'version': 1}})}
     p.op('}');
     p.str("_metadata");
     p.empty_ordered_dict();
@@ -333,16 +355,17 @@ inline std::string torch_state_dict_pickle(const std::vector<PickledTensor>& ten
     p.op('s');
     p.op('s');
     p.op('s');
-    p.op('b');                                 // BUILD
+    p.op('b');  // BUILD
   }
   p.op('.');
   return p.out;
 }
 
 // The members of a torch.save archive under root/, with storages keyed "0", "1", ...
-inline std::vector<ZipMember> torch_archive_members(const std::string& root, const std::string& pickle,
-                                                   const std::vector<std::string>& storages,
-                                                   bool deflate = false) {
+inline std::vector<ZipMember> torch_archive_members(const std::string& root,
+                                                    const std::string& pickle,
+                                                    const std::vector<std::string>& storages,
+                                                    bool deflate = false) {
   std::vector<ZipMember> m = {{root + "/data.pkl", pickle, deflate},
                               {root + "/.format_version", "1"},
                               {root + "/byteorder", "little"}};

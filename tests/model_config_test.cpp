@@ -183,6 +183,20 @@ TEST(ModelConfig, DeepSeek7bBaseTakesSpecialTokensFromGenerationConfig) {
   EXPECT_THAT(c.eos_token_ids, ElementsAre(100001));
 }
 
+TEST(ModelConfig, Transformers5FixtureConfig) {
+  // Written by transformers 5: rope_parameters, "dtype", explicit head_dim, GQA with one KV head.
+  const ModelConfig c = load_model_config(test::fixtures_dir() / "llama_gqa" / "single");
+  EXPECT_EQ(c.hidden_size, 64);
+  EXPECT_EQ(c.num_heads, 8);
+  EXPECT_EQ(c.num_kv_heads, 1);
+  EXPECT_EQ(c.head_dim, 8);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 100000.0);
+  EXPECT_DOUBLE_EQ(c.rms_norm_eps, 1e-5);
+  EXPECT_EQ(c.torch_dtype, "float32");
+  EXPECT_EQ(c.bos_token_id, 0);
+  EXPECT_THAT(c.eos_token_ids, ElementsAre(1));
+}
+
 TEST(ModelConfig, DeepSeek67bShapes) {
   for (const char* name : {"deepseek-llm-67b-base", "deepseek-llm-67b-chat"}) {
     const ModelConfig c = load_model_config(config_fixture(name));
@@ -206,7 +220,8 @@ TEST(ModelConfig, DeepSeek7bChat) {
 
 // A model dir holding config.json (bos 1 / eos 2) and tokenizer_config.json, but no
 // generation_config.json.
-std::filesystem::path dir_with_tokenizer_config(const char* tag, const std::string& tokenizer_config) {
+std::filesystem::path dir_with_tokenizer_config(const char* tag,
+                                                const std::string& tokenizer_config) {
   const auto dir = test::make_temp_dir(tag);
   json cfg = llama_config();
   cfg["vocab_size"] = 102400;
@@ -234,7 +249,8 @@ TEST(ModelConfig, TokenizerConfigAddedTokenObjectsResolveThroughTokenizerJson) {
 }
 
 TEST(ModelConfig, TokenizerConfigStringTokensResolveThroughTokenizerJson) {
-  const auto dir = dir_with_tokenizer_config("cfg-tokstr", R"({"bos_token": "<s>", "eos_token": "</s>"})");
+  const auto dir =
+      dir_with_tokenizer_config("cfg-tokstr", R"({"bos_token": "<s>", "eos_token": "</s>"})");
   write_file(dir / "tokenizer.json", kTinyTokenizerJson);
   const ModelConfig c = load_model_config(dir);
   EXPECT_EQ(c.bos_token_id, 5);
@@ -254,9 +270,11 @@ TEST(ModelConfig, RealTokenizerJsonResolvesDeepSeekSpecialTokens) {
 }
 
 TEST(ModelConfig, GenerationConfigBeatsTokenizerConfig) {
-  const auto dir = dir_with_tokenizer_config("cfg-gen", R"({"bos_token": "<s>", "eos_token": "</s>"})");
+  const auto dir =
+      dir_with_tokenizer_config("cfg-gen", R"({"bos_token": "<s>", "eos_token": "</s>"})");
   write_file(dir / "tokenizer.json", kTinyTokenizerJson);
-  write_file(dir / "generation_config.json", R"({"bos_token_id": 100000, "eos_token_id": [100001, 7]})");
+  write_file(dir / "generation_config.json",
+             R"({"bos_token_id": 100000, "eos_token_id": [100001, 7]})");
   const ModelConfig c = load_model_config(dir);
   EXPECT_EQ(c.bos_token_id, 100000);
   EXPECT_THAT(c.eos_token_ids, ElementsAre(100001, 7));
@@ -264,14 +282,16 @@ TEST(ModelConfig, GenerationConfigBeatsTokenizerConfig) {
 
 TEST(ModelConfig, ConfigJsonIdsUsedWhenNothingElseSaysSo) {
   // tokenizer_config names tokens but there is no tokenizer.json to resolve them against.
-  const auto dir = dir_with_tokenizer_config("cfg-plain", R"({"bos_token": "<s>", "eos_token": "</s>"})");
+  const auto dir =
+      dir_with_tokenizer_config("cfg-plain", R"({"bos_token": "<s>", "eos_token": "</s>"})");
   const ModelConfig c = load_model_config(dir);
   EXPECT_EQ(c.bos_token_id, 1);
   EXPECT_THAT(c.eos_token_ids, ElementsAre(2));
 }
 
 TEST(ModelConfig, UnknownTokenizerConfigTokenIsAnError) {
-  const auto dir = dir_with_tokenizer_config("cfg-unknown", R"({"bos_token": "<bos>", "eos_token": "</s>"})");
+  const auto dir =
+      dir_with_tokenizer_config("cfg-unknown", R"({"bos_token": "<bos>", "eos_token": "</s>"})");
   write_file(dir / "tokenizer.json", kTinyTokenizerJson);
   const std::string err = test::model_file_error([&] { load_model_config(dir); });
   EXPECT_THAT(err, HasSubstr("tokenizer_config.json"));

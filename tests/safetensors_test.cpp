@@ -90,9 +90,10 @@ TEST(Safetensors, WriterLeavesNoTempFiles) {
 TEST(Safetensors, WriterRefusesBytesThatDontMatchTheShape) {
   const fs::path dir = test::make_temp_dir("st-badwrite");
   const std::vector<float> a = {1, 2, 3};
-  EXPECT_THROW(write_safetensors(dir / "m.safetensors", {{"a", DType::F32, {2, 2}, as_bytes(a)}}), Error);
-  EXPECT_THROW(write_safetensors(dir / "m.safetensors",
-                                 {{"a", DType::F32, {3}, as_bytes(a)}, {"a", DType::F32, {3}, as_bytes(a)}}),
+  EXPECT_THROW(write_safetensors(dir / "m.safetensors", {{"a", DType::F32, {2, 2}, as_bytes(a)}}),
+               Error);
+  EXPECT_THROW(write_safetensors(dir / "m.safetensors", {{"a", DType::F32, {3}, as_bytes(a)},
+                                                         {"a", DType::F32, {3}, as_bytes(a)}}),
                Error);
   EXPECT_FALSE(fs::exists(dir / "m.safetensors"));
 }
@@ -110,7 +111,8 @@ TEST(Safetensors, EmptyAndZeroSizedTensorsAreFine) {
 TEST(Safetensors, TruncatedFileNamesFileAndTensor) {
   const fs::path file = test::make_temp_dir("st-trunc") / "m.safetensors";
   const std::vector<float> a(16, 1.0f), b(16, 2.0f);
-  write_safetensors(file, {{"first", DType::F32, {16}, as_bytes(a)}, {"second", DType::F32, {4, 4}, as_bytes(b)}});
+  write_safetensors(file, {{"first", DType::F32, {16}, as_bytes(a)},
+                           {"second", DType::F32, {4, 4}, as_bytes(b)}});
   fs::resize_file(file, fs::file_size(file) - 10);
   const std::string err = open_error(file);
   EXPECT_THAT(err, HasSubstr(file.string()));
@@ -147,7 +149,8 @@ TEST(Safetensors, CorruptHeaderJsonIsRefused) {
 
 TEST(Safetensors, OffsetsInconsistentWithShapeAreRefused) {
   const fs::path file = test::make_temp_dir("st-size") / "m.safetensors";
-  write_raw(file, R"({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 12]}})", std::string(12, 'x'));
+  write_raw(file, R"({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 12]}})",
+            std::string(12, 'x'));
   const std::string err = open_error(file);
   EXPECT_THAT(err, HasSubstr(file.string()));
   EXPECT_THAT(err, HasSubstr("'w'"));
@@ -156,7 +159,8 @@ TEST(Safetensors, OffsetsInconsistentWithShapeAreRefused) {
 
 TEST(Safetensors, OffsetsEndingBeforeTheyBeginAreRefused) {
   const fs::path file = test::make_temp_dir("st-rev") / "m.safetensors";
-  write_raw(file, R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}})", std::string(8, 'x'));
+  write_raw(file, R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}})",
+            std::string(8, 'x'));
   EXPECT_THAT(open_error(file), HasSubstr("'w': bad data_offsets [8, 4]"));
 }
 
@@ -177,15 +181,18 @@ TEST(Safetensors, OverlappingOrGappedTensorsAreRefused) {
 
 TEST(Safetensors, BytesBeyondTheLastTensorAreRefused) {
   const fs::path file = test::make_temp_dir("st-trail") / "m.safetensors";
-  write_raw(file, R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", std::string(9, 'x'));
+  write_raw(file, R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})",
+            std::string(9, 'x'));
   EXPECT_THAT(open_error(file), HasSubstr("5 bytes after the last tensor"));
 }
 
 TEST(Safetensors, UnsupportedDtypesAreNamed) {
   const fs::path file = test::make_temp_dir("st-dtype") / "m.safetensors";
-  write_raw(file, R"({"ids": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}})", std::string(8, 'x'));
+  write_raw(file, R"({"ids": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}})",
+            std::string(8, 'x'));
   EXPECT_THAT(open_error(file), HasSubstr("'ids': unsupported dtype I64"));
-  write_raw(file, R"({"ids": {"dtype": "Q4", "shape": [1], "data_offsets": [0, 8]}})", std::string(8, 'x'));
+  write_raw(file, R"({"ids": {"dtype": "Q4", "shape": [1], "data_offsets": [0, 8]}})",
+            std::string(8, 'x'));
   EXPECT_THAT(open_error(file), HasSubstr("'ids': unknown dtype 'Q4'"));
 }
 

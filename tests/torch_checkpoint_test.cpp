@@ -89,12 +89,20 @@ TEST(TorchCheckpoint, StoredTensorsAreViewsIntoTheFile) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(c.tensors()[0].data) % 64, at % 64);
 }
 
+TEST(TorchCheckpoint, ReadsProtocol4StackGlobals) {
+  const std::string bytes = test::zip_archive(
+      test::torch_archive_members("archive", test::torch_state_dict_pickle(two_tensors(), true, 4),
+                                  {test::bytes_of(kMatrix), test::bytes_of(kBf16)}));
+  expect_two_tensors(TorchCheckpoint(write_archive("pt-proto4", bytes)));
+}
+
 TEST(TorchCheckpoint, ReadsDeflatedEntries) {
   expect_two_tensors(TorchCheckpoint(write_archive("pt-deflate", two_tensor_archive(true, true))));
 }
 
 TEST(TorchCheckpoint, ReadsZip64Records) {
-  expect_two_tensors(TorchCheckpoint(write_archive("pt-zip64", two_tensor_archive(true, false, true))));
+  expect_two_tensors(
+      TorchCheckpoint(write_archive("pt-zip64", two_tensor_archive(true, false, true))));
 }
 
 TEST(TorchCheckpoint, ArchiveRootNameMayVary) {
@@ -108,8 +116,8 @@ TEST(TorchCheckpoint, TensorsSharingAStorageUseItsOffset) {
   // lm_head-style views: two rows of one storage.
   const std::vector<test::PickledTensor> t = {{"a", "FloatStorage", "0", 6, 0, {3}, {1}},
                                               {"b", "FloatStorage", "0", 6, 3, {3}, {1}}};
-  const std::string bytes = test::zip_archive(
-      test::torch_archive_members("archive", test::torch_state_dict_pickle(t), {test::bytes_of(kMatrix)}));
+  const std::string bytes = test::zip_archive(test::torch_archive_members(
+      "archive", test::torch_state_dict_pickle(t), {test::bytes_of(kMatrix)}));
   const TorchCheckpoint c(write_archive("pt-offset", bytes));
   ASSERT_EQ(c.tensors().size(), 2u);
   EXPECT_THAT(values(c.tensors()[0]), ElementsAre(1, 2, 3));
@@ -119,8 +127,8 @@ TEST(TorchCheckpoint, TensorsSharingAStorageUseItsOffset) {
 TEST(TorchCheckpoint, NonContiguousTensorsAreCopiedRowMajor) {
   // The transpose of the 2x3 matrix: size [3, 2], stride [1, 3].
   const std::vector<test::PickledTensor> t = {{"t", "FloatStorage", "0", 6, 0, {3, 2}, {1, 3}}};
-  const std::string bytes = test::zip_archive(
-      test::torch_archive_members("archive", test::torch_state_dict_pickle(t), {test::bytes_of(kMatrix)}));
+  const std::string bytes = test::zip_archive(test::torch_archive_members(
+      "archive", test::torch_state_dict_pickle(t), {test::bytes_of(kMatrix)}));
   const TorchCheckpoint c(write_archive("pt-strided", bytes));
   ASSERT_EQ(c.tensors().size(), 1u);
   EXPECT_THAT(c.tensors()[0].shape, ElementsAre(3, 2));
@@ -130,9 +138,10 @@ TEST(TorchCheckpoint, NonContiguousTensorsAreCopiedRowMajor) {
 TEST(TorchCheckpoint, ManyTensorsUseLongMemoSlots) {
   // Over 256 memo entries: later BINPUT/BINGET become LONG_BINPUT/LONG_BINGET.
   std::vector<test::PickledTensor> t;
-  for (int i = 0; i < 80; ++i) t.push_back({fmt::format("w{}", i), "FloatStorage", "0", 6, i % 6, {1}, {1}});
-  const std::string bytes = test::zip_archive(
-      test::torch_archive_members("archive", test::torch_state_dict_pickle(t), {test::bytes_of(kMatrix)}));
+  for (int i = 0; i < 80; ++i)
+    t.push_back({fmt::format("w{}", i), "FloatStorage", "0", 6, i % 6, {1}, {1}});
+  const std::string bytes = test::zip_archive(test::torch_archive_members(
+      "archive", test::torch_state_dict_pickle(t), {test::bytes_of(kMatrix)}));
   const TorchCheckpoint c(write_archive("pt-longmemo", bytes));
   ASSERT_EQ(c.tensors().size(), 80u);
   EXPECT_EQ(c.tensors()[79].name, "w79");
@@ -141,18 +150,26 @@ TEST(TorchCheckpoint, ManyTensorsUseLongMemoSlots) {
 
 TEST(TorchCheckpoint, RefusesGlobalsOutsideTheAllowList) {
   // What a malicious pickle looks like: GLOBAL os.system, a string, REDUCE.
-  std::string pkl = "\x80\x02" "cos\nsystem\n" "X";
+  std::string pkl =
+      "\x80\x02"
+      "cos\nsystem\n"
+      "X";
   test::put_le(pkl, 4, 4);
   pkl += "true\x85R.";
-  const fs::path file = write_archive("pt-evil", test::zip_archive(test::torch_archive_members("archive", pkl, {})));
+  const fs::path file =
+      write_archive("pt-evil", test::zip_archive(test::torch_archive_members("archive", pkl, {})));
   const std::string err = open_error(file);
   EXPECT_THAT(err, HasSubstr(file.string()));
   EXPECT_THAT(err, HasSubstr("'os.system' is not allowed"));
 }
 
 TEST(TorchCheckpoint, RefusesUnknownOpcodes) {
-  const std::string pkl("\x80\x02}q\x00" "I12\n.", 10);   // INT (protocol 0), never emitted by torch
-  const fs::path file = write_archive("pt-opcode", test::zip_archive(test::torch_archive_members("archive", pkl, {})));
+  const std::string pkl(
+      "\x80\x02}q\x00"
+      "I12\n.",
+      10);  // INT (protocol 0), never emitted by torch
+  const fs::path file = write_archive(
+      "pt-opcode", test::zip_archive(test::torch_archive_members("archive", pkl, {})));
   const std::string err = open_error(file);
   EXPECT_THAT(err, HasSubstr(file.string()));
   EXPECT_THAT(err, HasSubstr("unsupported pickle opcode 0x49 ('I')"));
@@ -161,15 +178,17 @@ TEST(TorchCheckpoint, RefusesUnknownOpcodes) {
 TEST(TorchCheckpoint, RefusesATruncatedPickle) {
   std::string pkl = test::torch_state_dict_pickle(two_tensors());
   pkl.resize(pkl.size() / 2);
-  const fs::path file = write_archive("pt-shortpkl", test::zip_archive(test::torch_archive_members(
-                                                         "archive", pkl, {test::bytes_of(kMatrix), test::bytes_of(kBf16)})));
+  const fs::path file = write_archive(
+      "pt-shortpkl", test::zip_archive(test::torch_archive_members(
+                         "archive", pkl, {test::bytes_of(kMatrix), test::bytes_of(kBf16)})));
   EXPECT_THAT(open_error(file), HasSubstr("pickle ends early"));
 }
 
 TEST(TorchCheckpoint, MissingStorageNamesTheTensor) {
   const fs::path file = write_archive(
-      "pt-nostorage", test::zip_archive(test::torch_archive_members(
-                          "archive", test::torch_state_dict_pickle(two_tensors()), {test::bytes_of(kMatrix)})));
+      "pt-nostorage",
+      test::zip_archive(test::torch_archive_members(
+          "archive", test::torch_state_dict_pickle(two_tensors()), {test::bytes_of(kMatrix)})));
   const std::string err = open_error(file);
   EXPECT_THAT(err, HasSubstr(file.string()));
   EXPECT_THAT(err, HasSubstr("tensor 'model.norm.weight'"));
@@ -178,9 +197,9 @@ TEST(TorchCheckpoint, MissingStorageNamesTheTensor) {
 
 TEST(TorchCheckpoint, ShortStorageNamesTheTensor) {
   const fs::path file = write_archive(
-      "pt-shortstorage",
-      test::zip_archive(test::torch_archive_members("archive", test::torch_state_dict_pickle(two_tensors()),
-                                                    {test::bytes_of(kMatrix), test::bytes_of(kBf16).substr(2)})));
+      "pt-shortstorage", test::zip_archive(test::torch_archive_members(
+                             "archive", test::torch_state_dict_pickle(two_tensors()),
+                             {test::bytes_of(kMatrix), test::bytes_of(kBf16).substr(2)})));
   const std::string err = open_error(file);
   EXPECT_THAT(err, HasSubstr("tensor 'model.norm.weight'"));
   EXPECT_THAT(err, HasSubstr("holds 4 bytes"));
@@ -188,8 +207,9 @@ TEST(TorchCheckpoint, ShortStorageNamesTheTensor) {
 
 TEST(TorchCheckpoint, TensorReachingPastItsStorageNamesTheTensor) {
   const std::vector<test::PickledTensor> t = {{"w", "FloatStorage", "0", 6, 2, {2, 3}, {3, 1}}};
-  const fs::path file = write_archive("pt-range", test::zip_archive(test::torch_archive_members(
-                                                      "archive", test::torch_state_dict_pickle(t), {test::bytes_of(kMatrix)})));
+  const fs::path file = write_archive(
+      "pt-range", test::zip_archive(test::torch_archive_members(
+                      "archive", test::torch_state_dict_pickle(t), {test::bytes_of(kMatrix)})));
   const std::string err = open_error(file);
   EXPECT_THAT(err, HasSubstr("tensor 'w'"));
   EXPECT_THAT(err, HasSubstr("reaches element 7"));
@@ -198,8 +218,9 @@ TEST(TorchCheckpoint, TensorReachingPastItsStorageNamesTheTensor) {
 TEST(TorchCheckpoint, UnsupportedDtypeNamesTheTensor) {
   const std::vector<int64_t> ids = {1, 2, 3};
   const std::vector<test::PickledTensor> t = {{"position_ids", "LongStorage", "0", 3, 0, {3}, {1}}};
-  const fs::path file = write_archive("pt-long", test::zip_archive(test::torch_archive_members(
-                                                     "archive", test::torch_state_dict_pickle(t), {test::bytes_of(ids)})));
+  const fs::path file = write_archive(
+      "pt-long", test::zip_archive(test::torch_archive_members(
+                     "archive", test::torch_state_dict_pickle(t), {test::bytes_of(ids)})));
   EXPECT_THAT(open_error(file), HasSubstr("tensor 'position_ids': unsupported dtype (LongStorage"));
 }
 
@@ -228,18 +249,22 @@ TEST(TorchCheckpoint, CorruptCentralDirectoryIsRefused) {
 }
 
 TEST(TorchCheckpoint, LegacyAndNonZipFilesAreRefused) {
-  EXPECT_THAT(open_error(write_archive("pt-legacy", std::string("\x80\x02\x8a\x0a", 4) + "lots of pickle")),
-              HasSubstr("legacy"));
-  EXPECT_THAT(open_error(write_archive("pt-notzip", std::string(100, 'x'))), HasSubstr("not a zip archive"));
+  EXPECT_THAT(
+      open_error(write_archive("pt-legacy", std::string("\x80\x02\x8a\x0a", 4) + "lots of pickle")),
+      HasSubstr("legacy"));
+  EXPECT_THAT(open_error(write_archive("pt-notzip", std::string(100, 'x'))),
+              HasSubstr("not a zip archive"));
   const fs::path file = write_archive("pt-nopkl", test::zip_archive({{"archive/other", "x"}}));
   EXPECT_THAT(open_error(file), HasSubstr("no <root>/data.pkl"));
 }
 
 TEST(TorchCheckpoint, BigEndianArchivesAreRefused) {
-  auto members = test::torch_archive_members("archive", test::torch_state_dict_pickle(two_tensors()),
-                                             {test::bytes_of(kMatrix), test::bytes_of(kBf16)});
+  auto members =
+      test::torch_archive_members("archive", test::torch_state_dict_pickle(two_tensors()),
+                                  {test::bytes_of(kMatrix), test::bytes_of(kBf16)});
   members[2].data = "big";
-  EXPECT_THAT(open_error(write_archive("pt-be", test::zip_archive(members))), HasSubstr("byte order 'big'"));
+  EXPECT_THAT(open_error(write_archive("pt-be", test::zip_archive(members))),
+              HasSubstr("byte order 'big'"));
 }
 
 // ---------------------------------------------------------------- the real torch.save fixtures
@@ -279,13 +304,13 @@ TEST(TorchCheckpoint, RealCheckpointWithCorruptStorageSizeNamesTheTensor) {
   std::ifstream in(src, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string name = "pytorch_model/data/3";
-  size_t at = bytes.find(name);   // the local header's copy of the name comes first
+  size_t at = bytes.find(name);  // the local header's copy of the name comes first
   while (at != std::string::npos && (at < 46 || bytes.compare(at - 46, 4, "PK\x01\x02") != 0)) {
     at = bytes.find(name, at + 1);
   }
   ASSERT_NE(at, std::string::npos);
   const size_t header = at - 46;
-  for (int off : {20, 24}) {   // compressed and uncompressed sizes
+  for (int off : {20, 24}) {  // compressed and uncompressed sizes
     uint32_t v;
     std::memcpy(&v, bytes.data() + header + off, 4);
     v -= 4;

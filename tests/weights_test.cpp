@@ -29,7 +29,8 @@ fs::path tiny_model(const char* tag, int shards = 1, const std::string& drop = "
                     nlohmann::json cfg = test::tiny_llama_config_json()) {
   const fs::path dir = test::make_temp_dir(tag);
   test::write_text(dir / "config.json", cfg.dump());
-  std::vector<test::OwnedTensor> tensors = test::random_llama_tensors(parse_model_config(cfg, "config.json"), 7);
+  std::vector<test::OwnedTensor> tensors =
+      test::random_llama_tensors(parse_model_config(cfg, "config.json"), 7);
   std::erase_if(tensors, [&](const test::OwnedTensor& t) { return t.name == drop; });
   test::write_safetensors_checkpoint(dir, tensors, shards);
   return dir;
@@ -44,7 +45,7 @@ TEST(Weights, ExpectedTensorsFollowHfLlamaNamesAndShapes) {
   EXPECT_EQ(e[2].name, "model.layers.0.self_attn.q_proj.weight");
   EXPECT_THAT(e[2].shape, ElementsAre(16, 16));
   EXPECT_EQ(e[3].name, "model.layers.0.self_attn.k_proj.weight");
-  EXPECT_THAT(e[3].shape, ElementsAre(8, 16));   // NKV * HD = 2 * 4
+  EXPECT_THAT(e[3].shape, ElementsAre(8, 16));  // NKV * HD = 2 * 4
   EXPECT_EQ(e[5].name, "model.layers.0.self_attn.o_proj.weight");
   EXPECT_EQ(e[9].name, "model.layers.0.mlp.down_proj.weight");
   EXPECT_THAT(e[9].shape, ElementsAre(16, 24));
@@ -87,7 +88,8 @@ TEST(Weights, ShardedCheckpointsListEveryShardInOrder) {
 TEST(Weights, SafetensorsPreferredWhenBothFormatsExist) {
   const fs::path src = test::fixtures_dir() / "llama_mha";
   const fs::path dir = test::make_temp_dir("w-both");
-  for (const char* f : {"config.json", "generation_config.json"}) fs::copy_file(src / "single" / f, dir / f);
+  for (const char* f : {"config.json", "generation_config.json"})
+    fs::copy_file(src / "single" / f, dir / f);
   fs::copy_file(src / "bin" / "pytorch_model.bin", dir / "pytorch_model.bin");
   fs::copy_file(src / "single" / "model.safetensors", dir / "model.safetensors");
   EXPECT_THAT(Weights::load_unchecked(dir).files(), ElementsAre(dir / "model.safetensors"));
@@ -113,11 +115,12 @@ TEST(Weights, MissingLmHeadIsAnErrorUnlessTied) {
 TEST(Weights, MisshapenTensorNamesFileTensorAndShapes) {
   const fs::path dir = tiny_model("w-shape", 2);
   nlohmann::json cfg = test::tiny_llama_config_json();
-  cfg["num_key_value_heads"] = 4;   // the checkpoint's k/v projections are GQA-sized
+  cfg["num_key_value_heads"] = 4;  // the checkpoint's k/v projections are GQA-sized
   test::write_text(dir / "config.json", cfg.dump());
   const std::string err = load_error(dir);
   EXPECT_THAT(err, HasSubstr("model-0000"));
-  EXPECT_THAT(err, HasSubstr("'model.layers.0.self_attn.k_proj.weight' has shape [8, 16] but config.json implies [16, 16]"));
+  EXPECT_THAT(err, HasSubstr("'model.layers.0.self_attn.k_proj.weight' has shape [8, 16] but "
+                             "config.json implies [16, 16]"));
 }
 
 TEST(Weights, ExtraTensorsAreIgnored) {
@@ -125,7 +128,8 @@ TEST(Weights, ExtraTensorsAreIgnored) {
   const nlohmann::json cfg = test::tiny_llama_config_json();
   test::write_text(dir / "config.json", cfg.dump());
   auto tensors = test::random_llama_tensors(parse_model_config(cfg, "config.json"), 1);
-  tensors.push_back({"model.layers.0.self_attn.rotary_emb.inv_freq", DType::F32, {2}, std::vector<std::byte>(8)});
+  tensors.push_back(
+      {"model.layers.0.self_attn.rotary_emb.inv_freq", DType::F32, {2}, std::vector<std::byte>(8)});
   test::write_safetensors_checkpoint(dir, tensors);
   const Weights w = Weights::load(dir, load_model_config(dir));
   EXPECT_TRUE(w.has("model.layers.0.self_attn.rotary_emb.inv_freq"));
@@ -143,9 +147,10 @@ TEST(Weights, MissingShardNamesIndexAndShard) {
 TEST(Weights, TensorMissingFromTheShardItsIndexNamesIsAnError) {
   const fs::path dir = tiny_model("w-wrongshard", 2);
   auto index = nlohmann::json::parse(std::ifstream(dir / "model.safetensors.index.json"));
-  index["weight_map"]["model.norm.weight"] = index["weight_map"]["model.norm.weight"] == "model-00001-of-00002.safetensors"
-                                                 ? "model-00002-of-00002.safetensors"
-                                                 : "model-00001-of-00002.safetensors";
+  index["weight_map"]["model.norm.weight"] =
+      index["weight_map"]["model.norm.weight"] == "model-00001-of-00002.safetensors"
+          ? "model-00002-of-00002.safetensors"
+          : "model-00001-of-00002.safetensors";
   test::write_text(dir / "model.safetensors.index.json", index.dump());
   const std::string err = load_error(dir);
   EXPECT_THAT(err, HasSubstr("tensor 'model.norm.weight' is missing"));
