@@ -7,7 +7,9 @@
 #include <fmt/core.h>
 
 #include "engine/error.h"
+#include "scorers/cmath.h"
 #include "scorers/gsm8k.h"
+#include "scorers/math_grader.h"
 
 namespace yardstick {
 namespace {
@@ -17,7 +19,9 @@ using Grader = std::function<std::vector<Verdict>(std::string_view output, std::
 // One entry per task family; each grader returns its primary verdict first.
 const std::map<std::string, Grader, std::less<>>& graders() {
   static const std::map<std::string, Grader, std::less<>> table = {
+      {"cmath", grade_cmath},
       {"gsm8k", grade_gsm8k},
+      {"math", grade_math},
   };
   return table;
 }

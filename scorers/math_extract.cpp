@@ -1,0 +1,207 @@
+#include "scorers/math_extract.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <re2/re2.h>
+
+namespace yardstick {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// The content between `open` at the start of `s` and the next `close`, or nullopt.
+std::optional<std::string_view> delimited(std::string_view s, std::string_view open, std::string_view close) {
+  if (!s.starts_with(open)) return std::nullopt;
+  size_t end = s.find(close, open.size());
+  if (end == std::string_view::npos) return std::nullopt;
+  return s.substr(open.size(), end - open.size());
+}
+
+// The math inside $$..$$, $..$, \(..\) or \[..\] when `s` starts with one.
+std::optional<std::string_view> math_delimited(std::string_view s) {
+  if (auto m = delimited(s, "$$", "$$")) return m;
+  if (auto m = delimited(s, "$", "$")) return m;
+  if (auto m = delimited(s, "\\(", "\\)")) return m;
+  if (auto m = delimited(s, "\\[", "\\]")) return m;
+  return std::nullopt;
+}
+
+// Decoration around an answer: markdown emphasis, a colon, a sentence's period.
+std::string_view strip_decoration(std::string_view s) {
+  for (bool again = true; again;) {
+    again = false;
+    s = trim(s);
+    for (std::string_view d : {"**", "__", ":"}) {
+      if (s.starts_with(d)) s.remove_prefix(d.size()), again = true;
+      if (s.ends_with(d)) s.remove_suffix(d.size()), again = true;
+    }
+    if (s.ends_with(".") || s.ends_with(",") || s.ends_with(";")) s.remove_suffix(1), again = true;
+  }
+  return s;
+}
+
+// The answer that follows a marker such as "The answer is": a $...$ block when the sentence
+// starts with or contains one, else the rest of the sentence. A '.' ends the sentence unless a
+// digit follows it (3.5).
+std::string answer_after(std::string_view rest) {
+  rest = trim(rest);
+  while (rest.starts_with(":") || rest.starts_with("**") || rest.starts_with("=")) rest = trim(rest.substr(rest[0] == '*' ? 2 : 1));
+  if (auto m = math_delimited(rest)) return std::string(strip_decoration(*m));
+  size_t end = rest.find('\n');
+  std::string_view sentence = rest.substr(0, end);
+  for (size_t i = 0; i < sentence.size(); ++i) {
+    if (sentence[i] == '$') {
+      if (auto m = math_delimited(sentence.substr(i))) return std::string(strip_decoration(*m));
+      break;
+    }
+    if (sentence[i] == '.' && (i + 1 >= sentence.size() || !std::isdigit(static_cast<unsigned char>(sentence[i + 1])))) {
+      sentence = sentence.substr(0, i);
+      break;
+    }
+  }
+  if (size_t hope = ascii_lower(sentence).find("i hope it is correct"); hope != std::string::npos)
+    sentence = sentence.substr(0, hope);
+  return std::string(strip_decoration(sentence));
+}
+
+// The last occurrence of `phrase` (ASCII, matched case-insensitively) in `text`; npos if none.
+size_t rfind_ci(std::string_view text, std::string_view phrase) { return ascii_lower(text).rfind(phrase); }
+
+const RE2& last_number_re() {
+  static const RE2 re(R"((-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?))");
+  return re;
+}
+
+}  // namespace
+
+std::string to_halfwidth(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto b = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
+    if (i + 2 < text.size() && b(0) == 0xEF && b(1) == 0xBC && b(2) >= 0x81 && b(2) <= 0xBF) {
+      out += static_cast<char>(b(2) - 0x60);   // U+FF01..U+FF3F -> '!'..'_'
+      i += 2;
+    } else if (i + 2 < text.size() && b(0) == 0xEF && b(1) == 0xBD && b(2) >= 0x80 && b(2) <= 0x9E) {
+      out += static_cast<char>(b(2) - 0x20);   // U+FF40..U+FF5E -> '`'..'~'
+      i += 2;
+    } else if (i + 2 < text.size() && b(0) == 0xE3 && b(1) == 0x80 && b(2) <= 0x82 && b(2) >= 0x80) {
+      out += b(2) == 0x80 ? ' ' : b(2) == 0x81 ? ',' : '.';   // ideographic space, 、 and 。
+      i += 2;
+    } else if (i + 2 < text.size() && b(0) == 0xE2 && b(1) == 0x88 && b(2) == 0x92) {
+      out += '-';   // U+2212 minus sign
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> last_boxed(std::string_view text) {
+  size_t boxed = text.rfind("\\boxed"), fbox = text.rfind("\\fbox");
+  size_t at = boxed == std::string_view::npos ? fbox
+              : fbox == std::string_view::npos ? boxed
+                                               : std::max(boxed, fbox);
+  if (at == std::string_view::npos) return std::nullopt;
+  const size_t after_command = at + (at == boxed ? 6 : 5);
+  size_t i = after_command;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+  if (i >= text.size()) return std::nullopt;
+  if (text[i] != '{') {
+    if (i == after_command && std::isalpha(static_cast<unsigned char>(text[i]))) return std::nullopt;   // \boxedfoo
+    // `\boxed 5`: the answer runs to the next $ or the end of the line.
+    size_t end = text.find_first_of("$\n", i);
+    std::string_view inside = strip_decoration(text.substr(i, end == std::string_view::npos ? end : end - i));
+    if (inside.empty()) return std::nullopt;
+    return std::string(inside);
+  }
+  int depth = 0;
+  for (size_t j = i; j < text.size(); ++j) {
+    if (text[j] == '\\' && j + 1 < text.size() && (text[j + 1] == '{' || text[j + 1] == '}')) {
+      ++j;   // an escaped brace is a set brace, not a group
+      continue;
+    }
+    if (text[j] == '{') ++depth;
+    if (text[j] == '}' && --depth == 0) {
+      std::string_view inside = trim(text.substr(i + 1, j - i - 1));
+      if (inside.empty()) return std::nullopt;
+      return std::string(inside);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view math_answer_region(std::string_view output) {
+  for (size_t pos = output.find("Problem:"); pos != std::string_view::npos; pos = output.find("Problem:", pos + 1)) {
+    if (pos > 0 && output[pos - 1] == '\n' && !trim(output.substr(0, pos)).empty()) return output.substr(0, pos);
+  }
+  return output;
+}
+
+std::optional<std::string> chinese_marked_answer(std::string_view text) {
+  static const std::array<std::string_view, 5> markers = {"答案是", "答案为", "答案:", "答:", "答案应为"};
+  size_t best = std::string_view::npos, best_len = 0;
+  for (auto m : markers) {
+    size_t p = text.rfind(m);
+    if (p != std::string_view::npos && (best == std::string_view::npos || p > best)) {
+      best = p;
+      best_len = m.size();
+    }
+  }
+  if (best == std::string_view::npos) return std::nullopt;
+  std::string answer = answer_after(text.substr(best + best_len));
+  if (answer.empty()) return std::nullopt;
+  return answer;
+}
+
+std::optional<ExtractedAnswer> extract_math_answer(std::string_view output) {
+  std::string text = to_halfwidth(math_answer_region(output));
+  if (auto boxed = last_boxed(text)) return ExtractedAnswer{*boxed, std::string(math_answer_method::kBoxed)};
+  for (auto [phrase, method] : {std::pair{std::string_view("final answer is"), math_answer_method::kFinalAnswer},
+                                std::pair{std::string_view("answer is"), math_answer_method::kAnswerIs}}) {
+    size_t p = rfind_ci(text, phrase);
+    if (p == std::string::npos) continue;
+    std::string answer = answer_after(std::string_view(text).substr(p + phrase.size()));
+    if (!answer.empty()) return ExtractedAnswer{answer, std::string(method)};
+  }
+  if (auto zh = chinese_marked_answer(text)) return ExtractedAnswer{*zh, std::string(math_answer_method::kChinese)};
+  re2::StringPiece input(text);
+  re2::StringPiece number;
+  std::optional<std::string> last;
+  while (RE2::FindAndConsume(&input, last_number_re(), &number)) last = std::string(number.data(), number.size());
+  if (last) return ExtractedAnswer{*last, std::string(math_answer_method::kLastNumber)};
+  return std::nullopt;
+}
+
+std::optional<std::string> math_gold_answer(std::string_view gold) {
+  if (gold.find("\\boxed") != std::string_view::npos || gold.find("\\fbox") != std::string_view::npos)
+    return last_boxed(gold);
+  std::string_view s = trim(gold);
+  if (auto m = math_delimited(s); m && m->size() + 2 <= s.size()) {
+    // Only when the delimiters wrap the whole answer: "$1$ and $2$" stays as it is.
+    std::string_view inner = *m;
+    size_t used = static_cast<size_t>(inner.data() + inner.size() - s.data());
+    std::string_view after = trim(s.substr(used));
+    if (after == "$" || after == "$$" || after == "\\)" || after == "\\]" || after == "$." || after == "$$.") s = inner;
+  }
+  s = strip_decoration(s);
+  if (s.empty()) return std::nullopt;
+  return std::string(s);
+}
+
+}  // namespace yardstick

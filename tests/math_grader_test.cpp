@@ -1,0 +1,238 @@
+// MATH answer extraction and grading on golden outputs (boxed, Minerva, "The answer is", Chinese,
+// full-width), and on every reference solution of MATH and MATH-500.
+#include "scorers/math_grader.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "datasets/readers.h"
+#include "scorers/latex_expr.h"
+#include "scorers/math_equivalence.h"
+#include "scorers/math_extract.h"
+#include "scorers/registry.h"
+#include "tests/test_paths.h"
+
+namespace yardstick {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------- extraction
+
+TEST(LastBoxed, MatchesNestedBraces) {
+  EXPECT_EQ(last_boxed("so $\\boxed{\\frac{1}{2}}$."), "\\frac{1}{2}");
+  EXPECT_EQ(last_boxed("\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}"), "\\left( 3, \\frac{\\pi}{2} \\right)");
+  EXPECT_EQ(last_boxed("\\boxed{1} then \\boxed{2}"), "2");
+  EXPECT_EQ(last_boxed("\\boxed{\\{1,2\\}}"), "\\{1,2\\}");
+}
+
+TEST(LastBoxed, ReadsBoxedWithoutBracesAndFbox) {
+  EXPECT_EQ(last_boxed("is $\\boxed 5$."), "5");
+  EXPECT_EQ(last_boxed("is \\boxed 12\nmore"), "12");
+  EXPECT_EQ(last_boxed("\\fbox{7}"), "7");
+  EXPECT_EQ(last_boxed("\\boxed{3} and \\fbox{4}"), "4");
+}
+
+TEST(LastBoxed, RefusesTruncatedOrEmptyBoxes) {
+  EXPECT_EQ(last_boxed("\\boxed{\\frac{1}{2}"), std::nullopt);
+  EXPECT_EQ(last_boxed("\\boxed{}"), std::nullopt);
+  EXPECT_EQ(last_boxed("no box"), std::nullopt);
+}
+
+TEST(ToHalfwidth, ConvertsFullWidthDigitsAndPunctuation) {
+  EXPECT_EQ(to_halfwidth("１２３"), "123");
+  EXPECT_EQ(to_halfwidth("答案是：１８。"), "答案是:18.");
+  EXPECT_EQ(to_halfwidth("（１，２）"), "(1,2)");
+  EXPECT_EQ(to_halfwidth("４０％"), "40%");
+  EXPECT_EQ(to_halfwidth("中文不变"), "中文不变");
+}
+
+ExtractedAnswer extract(std::string_view output) {
+  auto a = extract_math_answer(output);
+  return a ? *a : ExtractedAnswer{"<none>", ""};
+}
+
+TEST(ExtractMathAnswer, PrefersTheLastBoxed) {
+  auto a = extract("First $\\boxed{2}$, then the answer is $\\boxed{\\dfrac{3}{4}}$. The answer is 9.");
+  EXPECT_EQ(a.text, "\\dfrac{3}{4}");
+  EXPECT_EQ(a.method, "boxed");
+}
+
+TEST(ExtractMathAnswer, ReadsTheMinervaFormat) {
+  auto a = extract(" We have $x = 4$.\nFinal Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.");
+  EXPECT_EQ(a.text, "\\frac{1}{2}");
+  EXPECT_EQ(a.method, "final-answer");
+  EXPECT_EQ(extract("Final Answer: The final answer is 10. I hope it is correct.").text, "10");
+  EXPECT_EQ(extract("The final answer is 3.5.").text, "3.5");
+}
+
+TEST(ExtractMathAnswer, ReadsTheAnswerIs) {
+  auto a = extract("So 2+2=4. The answer is $4$.");
+  EXPECT_EQ(a.text, "4");
+  EXPECT_EQ(a.method, "answer-is");
+  EXPECT_EQ(extract("The answer is: **(3, 4)**").text, "(3, 4)");
+  EXPECT_EQ(extract("the answer is 0.75. Done.").text, "0.75");
+}
+
+TEST(ExtractMathAnswer, ReadsChineseMarkersAndFullWidth) {
+  auto a = extract("因为3×6=18，所以答案是：１８。");
+  EXPECT_EQ(a.text, "18");
+  EXPECT_EQ(a.method, "zh-answer");
+  EXPECT_EQ(extract("答案为 $\\frac{1}{2}$").text, "\\frac{1}{2}");
+  EXPECT_EQ(extract("答：45").text, "45");
+}
+
+TEST(ExtractMathAnswer, FallsBackToTheLastNumber) {
+  auto a = extract("We get 3 and then -7/2 at the end");
+  EXPECT_EQ(a.text, "-7/2");
+  EXPECT_EQ(a.method, "last-number");
+  EXPECT_FALSE(extract_math_answer("no numbers here at all"));
+}
+
+TEST(ExtractMathAnswer, StopsAtTheNextMinervaProblem) {
+  auto a = extract("The answer is 5.\n\nProblem:\nFind $x$.\n\nSolution: \\boxed{9}");
+  EXPECT_EQ(a.text, "5");
+}
+
+TEST(MathGoldAnswer, AcceptsBareDollarAndFullSolutions) {
+  EXPECT_EQ(math_gold_answer("\\frac{1}{2}"), "\\frac{1}{2}");
+  EXPECT_EQ(math_gold_answer("$\\frac{1}{2}$"), "\\frac{1}{2}");
+  EXPECT_EQ(math_gold_answer("Thus the answer is $\\boxed{\\frac{1}{2}}$."), "\\frac{1}{2}");
+  EXPECT_EQ(math_gold_answer("$1$ and $2$"), "$1$ and $2$");
+  EXPECT_EQ(math_gold_answer("  "), std::nullopt);
+}
+
+// ---------------------------------------------------------------- grading
+
+const Verdict& equivalence(const std::vector<Verdict>& v) { return v.at(0); }
+const Verdict& strict(const std::vector<Verdict>& v) { return v.at(1); }
+
+TEST(GradeMath, ReturnsEquivalenceThenStrict) {
+  auto v = grade_math("\\boxed{2}", "2");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].scorer, "equivalence");
+  EXPECT_EQ(v[1].scorer, "strict-match");
+  EXPECT_TRUE(v[0].correct);
+  EXPECT_TRUE(v[1].correct);
+}
+
+TEST(GradeMath, EquivalentButDifferentlyWrittenIsOnlyEquivalent) {
+  auto v = grade_math("The answer is $\\boxed{\\frac{2}{4}}$.", "Hence $\\boxed{0.5}$.");
+  EXPECT_TRUE(equivalence(v).correct);
+  EXPECT_FALSE(strict(v).correct);
+  EXPECT_EQ(equivalence(v).detail.at("compared_by"), "exact");
+  EXPECT_EQ(equivalence(v).detail.at("method"), "boxed");
+}
+
+TEST(GradeMath, WrongAnswerIsWrongUnderBoth) {
+  auto v = grade_math("Final Answer: The final answer is $3$. I hope it is correct.", "$4$");
+  EXPECT_EQ(equivalence(v).status, "ok");
+  EXPECT_FALSE(equivalence(v).correct);
+  EXPECT_FALSE(strict(v).correct);
+}
+
+TEST(GradeMath, NoAnswerAndBadGoldAreStatuses) {
+  auto none = grade_math("I don't know.", "4");
+  EXPECT_EQ(equivalence(none).status, "no_answer");
+  EXPECT_FALSE(equivalence(none).correct);
+  auto bad = grade_math("\\boxed{4}", "the reference \\boxed{4");
+  EXPECT_EQ(equivalence(bad).status, "bad_gold");
+  EXPECT_EQ(strict(bad).status, "bad_gold");
+}
+
+TEST(GradeMath, IsRegisteredForMath) {
+  EXPECT_TRUE(has_grader("math"));
+  EXPECT_TRUE(grade("math", "\\boxed{\\dfrac{1}{2}}", "$\\frac12$").at(0).correct);
+}
+
+// ---------------------------------------------------------------- the datasets
+
+struct MathRow {
+  std::string unique_id, solution, answer;   // answer: MATH-500's own field, else ""
+};
+
+std::vector<MathRow> read_math(const fs::path& file) {
+  std::vector<MathRow> rows;
+  for (const auto& j : read_jsonl(file))
+    rows.push_back({j.at("unique_id").get<std::string>(), j.at("solution").get<std::string>(),
+                    j.contains("answer") ? j.at("answer").get<std::string>() : ""});
+  return rows;
+}
+
+class MathDataset : public ::testing::Test {
+ protected:
+  std::vector<MathRow> load(const char* relative) {
+    fs::path file = test::shared_dir() / "datasets" / relative;
+    if (!fs::exists(file)) return {};
+    return read_math(file);
+  }
+};
+
+TEST_F(MathDataset, EveryReferenceSolutionGradesCorrectAgainstItself) {
+  auto rows = load("math/test.jsonl");
+  if (rows.empty()) GTEST_SKIP() << "no math/test.jsonl under " << test::shared_dir();
+  ASSERT_EQ(rows.size(), 5000u);
+  int wrong = 0;
+  for (const auto& r : rows) {
+    auto v = grade_math(r.solution, r.solution);
+    if (!equivalence(v).correct || !strict(v).correct) {
+      if (++wrong <= 10) ADD_FAILURE() << r.unique_id << ": " << to_json(equivalence(v)).dump();
+    }
+  }
+  EXPECT_EQ(wrong, 0);
+}
+
+// Self-grading passes on string equality alone; this checks the evaluator itself on every gold
+// answer: an answer and the same answer plus one must not be judged equal, and an answer must
+// equal itself when only the parser could say so (the string is wrapped in \left( \right)).
+TEST_F(MathDataset, EvaluatorSeparatesEveryGoldFromAPerturbedCopy) {
+  auto rows = load("math/test.jsonl");
+  if (rows.empty()) GTEST_SKIP() << "no math/test.jsonl under " << test::shared_dir();
+  int parsed = 0, scalar = 0, wrong = 0;
+  for (const auto& r : rows) {
+    std::string gold = *math_gold_answer(r.solution);
+    std::string cleaned = clean_math_answer(gold);   // units and degrees gone, so wrapping keeps the value
+    auto tree = parse_latex_expr(cleaned);
+    if (!tree) continue;   // ratios ("3:1"), times, segment names: compared as strings
+    ++parsed;
+    auto value = evaluate_math(*tree);
+    if (value && !std::isfinite(std::abs(value->approx))) continue;   // 2^{2005}: beyond a double, compared as a string
+    if (tree->kind == MathNodeKind::Text || !value) {
+      // Structures and expressions with variables: still compare equal to themselves.
+      if (!math_equivalent(*tree, *tree).equivalent && ++wrong <= 10) ADD_FAILURE() << r.unique_id << ": " << gold;
+      continue;
+    }
+    ++scalar;
+    auto plus_one = compare_math_answers("\\left(" + cleaned + "\\right)+1", gold);
+    auto same = compare_math_answers("\\left(" + cleaned + "\\right)", gold);
+    if ((plus_one.equivalent || !same.equivalent) && ++wrong <= 10)
+      ADD_FAILURE() << r.unique_id << ": " << gold << " (+1 equal: " << plus_one.equivalent
+                    << ", self equal: " << same.equivalent << ")";
+  }
+  EXPECT_EQ(wrong, 0);
+  std::printf("gold answers: %d parsed, %d evaluated to a number\n", parsed, scalar);
+  // How much of MATH the parser reads; a drop means answers silently fall back to strings.
+  EXPECT_GE(parsed, 4900) << "parsed " << parsed << " of 5000 gold answers";
+  EXPECT_GE(scalar, 4000) << scalar << " gold answers evaluated to a number";
+}
+
+TEST_F(MathDataset, Math500AnswersMatchTheirSolutions) {
+  auto rows = load("math500/test.jsonl");
+  if (rows.empty()) GTEST_SKIP() << "no math500/test.jsonl under " << test::shared_dir();
+  ASSERT_EQ(rows.size(), 500u);
+  int wrong = 0;
+  for (const auto& r : rows) {
+    // The solution as the prediction, graded against the dataset's separate answer field.
+    auto v = grade_math(r.solution, r.answer);
+    if (!equivalence(v).correct || !strict(v).correct) {
+      if (++wrong <= 10) ADD_FAILURE() << r.unique_id << ": " << to_json(equivalence(v)).dump();
+    }
+  }
+  EXPECT_EQ(wrong, 0);
+}
+
+}  // namespace
+}  // namespace yardstick
