@@ -34,9 +34,9 @@ CpuBackend::CpuBackend(const ModelConfig& cfg, Weights weights, CpuBackendOption
     : cfg_(cfg), weights_(std::move(weights)) {
   if (cfg.num_heads <= 0 || cfg.num_kv_heads <= 0 || cfg.num_heads % cfg.num_kv_heads != 0 ||
       cfg.head_dim <= 0 || cfg.head_dim % 2 != 0)
-    throw ModelFileError(fmt::format(
-        "cpu backend: unsupported attention shape (heads {}, kv heads {}, head_dim {})",
-        cfg.num_heads, cfg.num_kv_heads, cfg.head_dim));
+    throw ModelFileError(
+        fmt::format("cpu backend: unsupported attention shape (heads {}, kv heads {}, head_dim {})",
+                    cfg.num_heads, cfg.num_kv_heads, cfg.head_dim));
   max_len_ = cfg.max_position_embeddings;
   if (options.max_sequence_length > 0) max_len_ = std::min(max_len_, options.max_sequence_length);
   pool_ = std::make_unique<ThreadPool>(options.threads);
@@ -127,9 +127,9 @@ void CpuBackend::check_chunks(std::span<const ForwardChunk> chunks) const {
       throw InputError(fmt::format("cpu backend: sequence {} appears twice in one forward", c.seq));
     const int64_t n = int64_t(c.tokens.size());
     if (s.length + n > max_len_)
-      throw InputError(fmt::format(
-          "cpu backend: sequence {} would hold {} tokens, more than the {} it may hold", c.seq,
-          s.length + n, max_len_));
+      throw InputError(
+          fmt::format("cpu backend: sequence {} would hold {} tokens, more than the {} it may hold",
+                      c.seq, s.length + n, max_len_));
     if (c.logits_from < 0 || c.logits_from > n)
       throw InputError(fmt::format("cpu backend: logits_from {} outside a chunk of {} tokens",
                                    c.logits_from, n));
@@ -149,6 +149,8 @@ void CpuBackend::attention(float* out, const float* q, int layer, std::span<cons
   int max_pos = 0;
   for (const RowInfo& r : rows) max_pos = std::max(max_pos, int(r.pos));
   const int64_t items = int64_t(rows.size()) * NH;   // one (row, head) pair each
+  // Each item is ~2 * S * HD multiply-adds; aim for ~64K per thread, as cpu::matmul does.
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / (int64_t(max_pos + 1) * HD));
   pool_->parallel_for(items, [&](int64_t begin, int64_t end) {
     std::vector<float> scores(size_t(max_pos) + 1);   // [S]
     for (int64_t i = begin; i < end; ++i) {
@@ -161,7 +163,7 @@ void CpuBackend::attention(float* out, const float* q, int layer, std::span<cons
       cpu::attention_head(out + (r * NH + h) * HD, q + (r * NH + h) * HD, k, v, row.pos + 1, HD,
                           kv_dim, scores.data());
     }
-  });
+  }, grain);
 }
 
 void CpuBackend::forward(std::span<const ForwardChunk> chunks, std::vector<float>& logits) {
@@ -189,15 +191,15 @@ void CpuBackend::forward(std::span<const ForwardChunk> chunks, std::vector<float
   logits.assign(out_rows.size() * size_t(V), 0.0f);
   if (T == 0) return;
 
-  std::vector<float> x(size_t(T) * C);          // [T, C] the residual stream
-  std::vector<float> xb(size_t(T) * C);         // [T, C] normed input of a block
-  std::vector<float> q(size_t(T) * q_dim);      // [T, NH, HD]
-  std::vector<float> k(size_t(T) * kv_dim);     // [T, NKV, HD]
-  std::vector<float> v(size_t(T) * kv_dim);     // [T, NKV, HD]
-  std::vector<float> att(size_t(T) * q_dim);    // [T, NH, HD] attention output
-  std::vector<float> proj(size_t(T) * C);       // [T, C] a block's output before the residual add
-  std::vector<float> gate(size_t(T) * FF);      // [T, FF]
-  std::vector<float> up(size_t(T) * FF);        // [T, FF]
+  std::vector<float> x(size_t(T) * C);         // [T, C] the residual stream
+  std::vector<float> xb(size_t(T) * C);        // [T, C] normed input of a block
+  std::vector<float> q(size_t(T) * q_dim);     // [T, NH, HD]
+  std::vector<float> k(size_t(T) * kv_dim);    // [T, NKV, HD]
+  std::vector<float> v(size_t(T) * kv_dim);    // [T, NKV, HD]
+  std::vector<float> att(size_t(T) * q_dim);   // [T, NH, HD] attention output
+  std::vector<float> proj(size_t(T) * C);      // [T, C] a block's output before the residual add
+  std::vector<float> gate(size_t(T) * FF);     // [T, FF]
+  std::vector<float> up(size_t(T) * FF);       // [T, FF]
 
   // Grow every sequence's cache for its new tokens first: attention reads them back.
   for (const ForwardChunk& c : chunks) {

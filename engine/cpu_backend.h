@@ -87,12 +87,12 @@ class CpuBackend final : public Backend {
   int max_len_ = 0;
   std::unique_ptr<ThreadPool> pool_;
 
-  F32Tensor embed_;                   // [V, C]  model.embed_tokens
-  std::vector<LayerWeights> layers_;  // [L]
-  F32Tensor final_norm_;              // [C]     model.norm
-  F32Tensor lm_head_;                 // [V, C]  lm_head (or embed_tokens when tied: not copied)
+  F32Tensor embed_;                    // [V, C]  model.embed_tokens
+  std::vector<LayerWeights> layers_;   // [L]
+  F32Tensor final_norm_;               // [C]     model.norm
+  F32Tensor lm_head_;                  // [V, C]  lm_head (or embed_tokens when tied: not copied)
   const float* lm_head_data_ = nullptr;
-  std::vector<float> inv_freq_;       // [HD/2]  RoPE frequencies
+  std::vector<float> inv_freq_;   // [HD/2]  RoPE frequencies
 
   std::map<SeqId, Sequence> seqs_;
   SeqId next_id_ = 0;

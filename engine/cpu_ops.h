@@ -20,9 +20,9 @@ float dot(const float* a, const float* b, int n);
 
 // out = x @ w.T  (nn.Linear without bias). Split over output features across the pool; each
 // output element is one dot(), so the result doesn't depend on the thread count or on T.
-void matmul(float* out,        // [T, n_out]
-            const float* x,    // [T, n_in]
-            const float* w,    // [n_out, n_in]
+void matmul(float* out,       // [T, n_out]
+            const float* x,   // [T, n_in]
+            const float* w,   // [n_out, n_in]
             int T, int n_in, int n_out, ThreadPool& pool);
 
 // LlamaRMSNorm: variance = x.pow(2).mean(-1, keepdim=True); x = x * torch.rsqrt(variance + eps);
@@ -49,15 +49,15 @@ void rope(float* x,                   // [T, n_heads, HD]
 // One query head over S cached positions (eager attention, causal by construction: the caller
 // passes only the positions the query may see):
 //   w = softmax(q @ k.T * HD**-0.5, dtype=float32); out = w @ v
-void attention_head(float* out,          // [HD]
-                    const float* q,      // [HD]
-                    const float* k,      // [S, kv_stride]: this head's keys at k[s * kv_stride]
-                    const float* v,      // [S, kv_stride]: likewise
+void attention_head(float* out,       // [HD]
+                    const float* q,   // [HD]
+                    const float* k,   // [S, kv_stride]: this head's keys at k[s * kv_stride]
+                    const float* v,   // [S, kv_stride]: likewise
                     int S, int head_dim, int kv_stride,
-                    float* scores);      // [S] scratch
+                    float* scores);   // [S] scratch
 
-// LlamaMLP's act_fn(gate_proj(x)) * up_proj(x) with act_fn = SiLU: gate = gate * sigmoid(gate) * up,
-// in place over gate.
+// LlamaMLP's act_fn(gate_proj(x)) * up_proj(x) with act_fn = SiLU, in place over gate:
+//   gate = gate * sigmoid(gate) * up
 void silu_mul(float* gate,       // [n]
               const float* up,   // [n]
               int64_t n);

@@ -49,9 +49,10 @@ void ThreadPool::worker_loop(int index) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
+                              int64_t grain) {
   if (n <= 0) return;
-  const int parts = int(std::min<int64_t>(n, size()));
+  const int parts = int(std::clamp<int64_t>(n / std::max<int64_t>(grain, 1), 1, size()));
   if (parts == 1) {
     fn(0, n);
     return;

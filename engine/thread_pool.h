@@ -23,10 +23,12 @@ class ThreadPool {
 
   int size() const { return int(workers_.size()) + 1; }
 
-  // Calls fn(begin, end) on contiguous ranges that together cover [0, n), one range per thread
-  // (fewer when n is small), and returns when all are done. The split depends only on n and
+  // Calls fn(begin, end) on contiguous ranges that together cover [0, n), one range per thread,
+  // each of at least `grain` items (so fewer ranges when n is small: waking a thread costs more
+  // than a little work), and returns when all are done. The split depends only on n, grain and
   // size(), never on timing. The first exception thrown by fn is rethrown here.
-  void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn);
+  void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
+                    int64_t grain = 1);
 
  private:
   void worker_loop(int index);
@@ -38,9 +40,9 @@ class ThreadPool {
   std::condition_variable done_cv_;   // the caller waits here for pending_ == 0
   uint64_t generation_ = 0;
   bool stopping_ = false;
-  int pending_ = 0;                   // workers that haven't finished the current job
+  int pending_ = 0;   // workers that haven't finished the current job
   int64_t n_ = 0;
-  int parts_ = 0;                     // ranges in the current job
+  int parts_ = 0;   // ranges in the current job
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   std::exception_ptr error_;
 };

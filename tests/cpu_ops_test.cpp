@@ -32,9 +32,27 @@ TEST(CpuOps, MatmulEqualsTheDoubleReferenceAndIgnoresThreadCount) {
   for (int t = 0; t < T; ++t)
     for (int o = 0; o < n_out; ++o) {
       double ref = 0;
-      for (int i = 0; i < n_in; ++i) ref += double(x[size_t(t * n_in + i)]) * w[size_t(o * n_in + i)];
+      for (int i = 0; i < n_in; ++i)
+        ref += double(x[size_t(t * n_in + i)]) * w[size_t(o * n_in + i)];
       EXPECT_NEAR(a[size_t(t * n_out + o)], ref, 1e-4);
     }
+}
+
+TEST(CpuOps, MatmulGivesEveryElementExactlyAsDotDoesWhateverT) {
+  // Tokens are tiled four at a time inside matmul; no tiling may change a single bit.
+  const int n_in = 45, n_out = 11;
+  const auto w = random_vector(size_t(n_out * n_in), 3);
+  ThreadPool pool(2);
+  for (int T : {1, 3, 4, 7, 9}) {
+    const auto x = random_vector(size_t(T * n_in), 4);
+    std::vector<float> out(size_t(T * n_out));
+    cpu::matmul(out.data(), x.data(), w.data(), T, n_in, n_out, pool);
+    for (int t = 0; t < T; ++t)
+      for (int o = 0; o < n_out; ++o)
+        ASSERT_EQ(out[size_t(t * n_out + o)],
+                  cpu::dot(x.data() + t * n_in, w.data() + o * n_in, n_in))
+            << "T " << T << " t " << t << " o " << o;
+  }
 }
 
 TEST(CpuOps, RmsnormScalesToUnitRootMeanSquare) {
@@ -98,9 +116,11 @@ TEST(ThreadPool, CoversTheRangeOnceAndRethrows) {
     for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
   });
   EXPECT_EQ(hits, std::vector<int>(100, 1));
-  EXPECT_THROW(pool.parallel_for(10, [](int64_t b, int64_t) {
-    if (b > 0) throw std::runtime_error("x");
-  }), std::runtime_error);
+  EXPECT_THROW(pool.parallel_for(10,
+                                 [](int64_t b, int64_t) {
+                                   if (b > 0) throw std::runtime_error("x");
+                                 }),
+               std::runtime_error);
   pool.parallel_for(2, [](int64_t, int64_t) {});   // still usable after an exception
 }
 
