@@ -188,8 +188,8 @@ GenerateResult error_result(int n, const std::string& error) {
 
 class LoglikelihoodWork final : public SeqWork {
  public:
-  LoglikelihoodWork(const LoglikelihoodRequest& request, std::vector<int32_t> context,
-                    size_t index, const Engine::LoglikelihoodCallback& on_done)
+  LoglikelihoodWork(const LoglikelihoodRequest& request, std::vector<int32_t> context, size_t index,
+                    const Engine::LoglikelihoodCallback& on_done)
       : req_(request), context_(std::move(context)), index_(index), on_done_(on_done) {
     result_.scores.resize(req_.continuations.size());
   }
@@ -251,13 +251,13 @@ class LoglikelihoodWork final : public SeqWork {
   const size_t index_;
   const Engine::LoglikelihoodCallback& on_done_;
   LoglikelihoodResult result_;
-  int cont_ = -1;                        // the continuation being scored; -1: context first
-  std::vector<float> context_logits_;    // [V]
+  int cont_ = -1;                       // the continuation being scored; -1: context first
+  std::vector<float> context_logits_;   // [V]
 };
 
 // The context to prefill, or an error: an empty context becomes [BOS].
-std::string check_loglikelihood(const LoglikelihoodRequest& r, const ModelConfig& cfg,
-                                int max_len, std::vector<int32_t>& context) {
+std::string check_loglikelihood(const LoglikelihoodRequest& r, const ModelConfig& cfg, int max_len,
+                                std::vector<int32_t>& context) {
   context = r.context_ids;
   if (context.empty()) {
     if (cfg.bos_token_id < 0) return "the context is empty and the model has no BOS token";

@@ -21,7 +21,8 @@ LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& opt
   LoadedModel m;
   m.dir = dir;
   m.config = load_model_config(dir);
-  if (Tokenizer::present_in(dir)) m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_file(dir));
+  if (Tokenizer::present_in(dir))
+    m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_file(dir));
 
   std::unique_ptr<Backend> backend;
   switch (options.backend) {

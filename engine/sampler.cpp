@@ -10,7 +10,8 @@ namespace yardstick {
 int32_t argmax(std::span<const float> logits) {
   int32_t best = 0;
   for (size_t i = 1; i < logits.size(); ++i)
-    if (logits[i] > logits[size_t(best)] || (std::isnan(logits[size_t(best)]) && !std::isnan(logits[i])))
+    if (logits[i] > logits[size_t(best)] ||
+        (std::isnan(logits[size_t(best)]) && !std::isnan(logits[i])))
       best = int32_t(i);
   return best;
 }
@@ -40,15 +41,16 @@ double counter_uniform(uint64_t stream, uint64_t step) {
   return double(bits >> 11) * 0x1.0p-53;   // 53 random bits -> [0, 1)
 }
 
-int32_t sample_token(std::span<const float> logits, const SamplingParams& params,
-                     uint64_t stream, uint64_t step) {
+int32_t sample_token(std::span<const float> logits, const SamplingParams& params, uint64_t stream,
+                     uint64_t step) {
   if (params.temperature <= 0.0f || params.top_k == 1) return argmax(logits);
 
   // Candidates by logit, largest first, ties to the lower id: the order greedy would pick them.
   std::vector<int32_t> order(logits.size());
   std::iota(order.begin(), order.end(), 0);
   auto by_logit = [&](int32_t a, int32_t b) {
-    return logits[size_t(a)] > logits[size_t(b)] || (logits[size_t(a)] == logits[size_t(b)] && a < b);
+    return logits[size_t(a)] > logits[size_t(b)] ||
+           (logits[size_t(a)] == logits[size_t(b)] && a < b);
   };
   size_t keep = order.size();
   if (params.top_k > 0 && size_t(params.top_k) < keep) {

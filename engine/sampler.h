@@ -28,7 +28,7 @@ double counter_uniform(uint64_t stream, uint64_t step);
 // draw with counter_uniform(stream, step). Candidates are ranked by logit, ties to the lower id,
 // so top_k == 1 is exactly greedy. `stream` is the sample's seed (request seed + sample index),
 // `step` the index of the token being generated.
-int32_t sample_token(std::span<const float> logits, const SamplingParams& params,
-                     uint64_t stream, uint64_t step);
+int32_t sample_token(std::span<const float> logits, const SamplingParams& params, uint64_t stream,
+                     uint64_t step);
 
 }  // namespace yardstick

@@ -41,8 +41,8 @@ class SeqWork {
 };
 
 struct SchedulerOptions {
-  int max_batch = 16;            // sequences advanced per forward call
-  int max_prefill_tokens = 512;  // tokens of multi-token feeds (prompts) per forward call
+  int max_batch = 16;             // sequences advanced per forward call
+  int max_prefill_tokens = 512;   // tokens of multi-token feeds (prompts) per forward call
 };
 
 // Runs every work item to completion, in admission order as capacity allows. If the backend or

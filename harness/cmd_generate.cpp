@@ -8,7 +8,6 @@
 // when the model directory has no tokenizer); `ids` end with the token that completed the stop
 // string. Stop strings and text prompts need a tokenizer.json in the model directory.
 #include <limits>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,9 +60,8 @@ json completion_json(const Completion& c) {
 }
 
 void run_generate(const ModelToolOptions& opts) {
-  const auto input = read_input_lines(
-      opts.input, {"prompt_ids", "prompt", "max_new_tokens", "stop", "temperature", "top_p",
-                   "top_k", "seed"});
+  const auto input = read_input_lines(opts.input, {"prompt_ids", "prompt", "max_new_tokens", "stop",
+                                                   "temperature", "top_p", "top_k", "seed"});
   LoadedModel model = open_model(opts.model, model_options(opts));
   std::vector<GenerateRequest> requests;
   for (const InputLine& line : input) requests.push_back(parse_line(line, model));
@@ -77,14 +75,12 @@ void run_generate(const ModelToolOptions& opts) {
 }  // namespace
 
 void register_generate(CLI::App& app) {
-  auto opts = std::make_shared<ModelToolOptions>();
-  auto* cmd = app.add_subcommand(
-      "generate",
+  register_model_tool(
+      app, "generate",
       "Generate continuations: JSON lines {\"prompt_ids\": [...]} or {\"prompt\": s} with optional "
       "max_new_tokens, stop, temperature, top_p, top_k, seed -> {\"ids\": [...], \"text\": s, "
-      "\"finish_reason\": ...}");
-  add_model_tool_options(cmd, *opts);
-  cmd->callback([opts] { run_generate(*opts); });
+      "\"finish_reason\": ...}",
+      run_generate);
 }
 
 }  // namespace yardstick::cli

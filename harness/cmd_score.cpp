@@ -7,7 +7,6 @@
 // (an empty context is then [BOS]). Id inputs are used as given (an empty context_ids means
 // [BOS]). Lines with the same context share one prefill.
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,7 +33,9 @@ ScoreLine parse_line(const InputLine& line, const LoadedModel& model) {
   const bool ids = r.has("context_ids") || r.has("continuation_ids");
   const bool text = r.has("context") || r.has("continuation");
   if (ids == text)
-    r.fail("give either \"context_ids\" and \"continuation_ids\", or \"context\" and \"continuation\"");
+    r.fail(
+        "give either \"context_ids\" and \"continuation_ids\", or \"context\" and "
+        "\"continuation\"");
   ScoreLine s;
   if (ids) {
     s.context = r.ids("context_ids");
@@ -59,8 +60,8 @@ json score_json(const ContinuationScore& s) {
 }
 
 void run_score(const ModelToolOptions& opts) {
-  const auto input = read_input_lines(
-      opts.input, {"context_ids", "continuation_ids", "context", "continuation"});
+  const auto input =
+      read_input_lines(opts.input, {"context_ids", "continuation_ids", "context", "continuation"});
   LoadedModel model = open_model(opts.model, model_options(opts));
 
   // One request per distinct context, its continuations in line order.
@@ -86,7 +87,8 @@ void run_score(const ModelToolOptions& opts) {
       return;
     }
     for (size_t j = 0; j < lines_of[r].size(); ++j)
-      out.put(lines_of[r][j], res.error.empty() ? score_json(res.scores[j]) : error_json(res.error));
+      out.put(lines_of[r][j],
+              res.error.empty() ? score_json(res.scores[j]) : error_json(res.error));
   });
   // A shared context failed as a whole (one continuation too long, say): give each line its
   // own answer.
@@ -95,7 +97,8 @@ void run_score(const ModelToolOptions& opts) {
     for (const auto& cont : requests[r].continuations)
       single.push_back({requests[r].context_ids, {cont}});
     model.engine->loglikelihood(single, [&](size_t j, LoglikelihoodResult res) {
-      out.put(lines_of[r][j], res.error.empty() ? score_json(res.scores[0]) : error_json(res.error));
+      out.put(lines_of[r][j],
+              res.error.empty() ? score_json(res.scores[0]) : error_json(res.error));
     });
   }
 }
@@ -103,14 +106,13 @@ void run_score(const ModelToolOptions& opts) {
 }  // namespace
 
 void register_score(CLI::App& app) {
-  auto opts = std::make_shared<ModelToolOptions>();
-  auto* cmd = app.add_subcommand(
-      "score",
+  register_model_tool(
+      app, "score",
       "Log-likelihood of continuations: JSON lines {\"context_ids\": [...], \"continuation_ids\": "
-      "[...]} or {\"context\": s, \"continuation\": s} -> {\"logprobs\": [...], \"sum_logprob\": x, "
-      "\"is_greedy\": b}");
-  add_model_tool_options(cmd, *opts);
-  cmd->callback([opts] { run_score(*opts); });
+      "[...]} or {\"context\": s, \"continuation\": s} -> {\"logprobs\": [...], \"sum_logprob\": "
+      "x, "
+      "\"is_greedy\": b}",
+      run_score);
 }
 
 }  // namespace yardstick::cli

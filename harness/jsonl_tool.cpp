@@ -13,15 +13,19 @@ namespace yardstick::cli {
 
 using nlohmann::json;
 
-void add_model_tool_options(CLI::App* cmd, ModelToolOptions& opts) {
-  cmd->add_option("--model", opts.model, "model directory (config.json, weights, tokenizer.json)")
+void register_model_tool(CLI::App& app, const char* name, const char* description,
+                         void (*run)(const ModelToolOptions&)) {
+  auto opts = std::make_shared<ModelToolOptions>();
+  auto* cmd = app.add_subcommand(name, description);
+  cmd->add_option("--model", opts->model, "model directory (config.json, weights, tokenizer.json)")
       ->required();
-  cmd->add_option("--input", opts.input, "JSONL input file (default: stdin)");
-  cmd->add_option("--backend", opts.backend, "cpu or cuda")->capture_default_str();
-  cmd->add_option("--threads", opts.threads, "CPU backend threads (0: all cores)")
+  cmd->add_option("--input", opts->input, "JSONL input file (default: stdin)");
+  cmd->add_option("--backend", opts->backend, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "CPU backend threads (0: all cores)")
       ->capture_default_str();
-  cmd->add_option("--max-batch", opts.max_batch, "sequences advanced together")
+  cmd->add_option("--max-batch", opts->max_batch, "sequences advanced together")
       ->capture_default_str();
+  cmd->callback([opts, run] { run(*opts); });
 }
 
 ModelOptions model_options(const ModelToolOptions& opts) {

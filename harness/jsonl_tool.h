@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,13 +19,15 @@
 namespace yardstick::cli {
 
 struct ModelToolOptions {
-  std::string model;          // model directory
-  std::string input;          // JSONL file; empty or "-": stdin
+  std::string model;   // model directory
+  std::string input;   // JSONL file; empty or "-": stdin
   std::string backend = "cpu";
   int threads = 0;
   int max_batch = 16;
 };
-void add_model_tool_options(CLI::App* cmd, ModelToolOptions& opts);
+// Registers subcommand `name` with the options above; run() is called with them when it is used.
+void register_model_tool(CLI::App& app, const char* name, const char* description,
+                         void (*run)(const ModelToolOptions&));
 ModelOptions model_options(const ModelToolOptions& opts);
 
 // One non-blank input line: a JSON object, and its 1-based line number.
@@ -43,7 +46,7 @@ class LineReader {
  public:
   explicit LineReader(const InputLine& line) : line_(line) {}
   bool has(const char* key) const { return line_.value.contains(key); }
-  std::vector<int32_t> ids(const char* key) const;            // an array of token ids
+  std::vector<int32_t> ids(const char* key) const;   // an array of token ids
   std::string string(const char* key) const;
   std::vector<std::string> strings(const char* key) const;   // a string or an array of them
   double number(const char* key) const;

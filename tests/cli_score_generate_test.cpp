@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "engine/tokenizer.h"
+#include "tests/cli_process.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -26,32 +26,24 @@ struct CliRun {
   std::string err;
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs `yardstick <args> --input FILE` with `input` written to FILE.
-CliRun yardstick(const std::string& args, const std::string& input) {
-  static const fs::path dir = test::make_temp_dir("cli");
+// Runs `yardstick <command> --model DIR --threads 2 --input FILE` with `input` written to FILE.
+CliRun yardstick(const std::string& command, const fs::path& model, const std::string& input) {
+  static const fs::path dir = test::make_temp_dir("cli-input");
   static int n = 0;
-  const fs::path in = dir / ("in" + std::to_string(++n)), out = dir / "out", err = dir / "err";
+  const fs::path in = dir / ("in" + std::to_string(++n));
   std::ofstream(in) << input;
-  const std::string cmd = test::yardstick_binary().string() + " " + args + " --input '" +
-                          in.string() + "' > '" + out.string() + "' 2> '" + err.string() + "'";
+  const test::CliResult res =
+      test::run_cli({command, "--model", model.string(), "--threads", "2", "--input", in.string()});
   CliRun r;
-  const int status = std::system(cmd.c_str());
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::istringstream lines(slurp(out));
+  r.rc = res.code;
+  r.err = res.err;
+  std::istringstream lines(res.out);
   for (std::string line; std::getline(lines, line);) r.lines.push_back(json::parse(line));
-  r.err = slurp(err);
   return r;
 }
 
-std::string model_arg(const char* model, const char* layout = "single") {
-  return "--model '" + (test::fixtures_dir() / model / layout).string() + "' --threads 2";
+fs::path fixture(const char* model, const char* layout = "single") {
+  return test::fixtures_dir() / model / layout;
 }
 
 json reference(const char* model) {
@@ -78,7 +70,7 @@ TEST(CliScore, IdsGiveHfLogprobs) {
     rows.push_back({{"context_ids", {ids[0]}},
                     {"continuation_ids", std::vector<int>(ids.begin() + 1, ids.end())}});
 
-    CliRun r = yardstick("score " + model_arg(model, "bin"), jsonl(rows));
+    CliRun r = yardstick("score", fixture(model, "bin"), jsonl(rows));
     ASSERT_EQ(r.rc, 0) << r.err;
     ASSERT_EQ(r.lines.size(), rows.size());
     for (size_t i = 0; i < ll["continuations"].size(); ++i) {
@@ -99,8 +91,9 @@ TEST(CliScore, IdsGiveHfLogprobs) {
 TEST(CliGenerate, GreedyIdsFollowHfUntilEos) {
   const json ref = reference("llama_gqa");
   std::vector<json> rows;
-  for (const json& p : ref["prompts"]) rows.push_back({{"prompt_ids", p["ids"]}, {"max_new_tokens", 24}});
-  CliRun r = yardstick("generate " + model_arg("llama_gqa", "sharded"), jsonl(rows));
+  for (const json& p : ref["prompts"])
+    rows.push_back({{"prompt_ids", p["ids"]}, {"max_new_tokens", 24}});
+  CliRun r = yardstick("generate", fixture("llama_gqa", "sharded"), jsonl(rows));
   ASSERT_EQ(r.rc, 0) << r.err;
   ASSERT_EQ(r.lines.size(), rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -114,11 +107,14 @@ TEST(CliGenerate, GreedyIdsFollowHfUntilEos) {
 
 TEST(CliGenerate, PerLineErrorsKeepTheOthersAndTheOrder) {
   const json too_long = {{"prompt_ids", std::vector<int>(300, 7)}};   // the window is 256
-  const std::string input = R"({"prompt_ids": [5, 6], "max_new_tokens": 3})" "\n"
-                            "\n"   // blank lines are skipped
-                            + too_long.dump() + "\n" +
-                            R"({"prompt_ids": [9], "max_new_tokens": 2, "temperature": 0.8, "seed": 5})" "\n";
-  CliRun r = yardstick("generate " + model_arg("llama_mha"), input);
+  const std::string input =
+      R"({"prompt_ids": [5, 6], "max_new_tokens": 3})"
+      "\n"
+      "\n"   // blank lines are skipped
+      + too_long.dump() + "\n" +
+      R"({"prompt_ids": [9], "max_new_tokens": 2, "temperature": 0.8, "seed": 5})"
+      "\n";
+  CliRun r = yardstick("generate", fixture("llama_mha"), input);
   ASSERT_EQ(r.rc, 0) << r.err;
   ASSERT_EQ(r.lines.size(), 3u);
   EXPECT_THAT(r.lines[0]["finish_reason"].get<std::string>(), ::testing::AnyOf("length", "eos"));
@@ -127,30 +123,38 @@ TEST(CliGenerate, PerLineErrorsKeepTheOthersAndTheOrder) {
   EXPECT_FALSE(r.lines[2].contains("error"));
   EXPECT_LE(r.lines[2]["ids"].size(), 2u);
   // The same sampled request again gives the same tokens.
-  CliRun again = yardstick("generate " + model_arg("llama_mha"),
-                        R"({"prompt_ids": [9], "max_new_tokens": 2, "temperature": 0.8, "seed": 5})" "\n");
+  CliRun again =
+      yardstick("generate", fixture("llama_mha"),
+                R"({"prompt_ids": [9], "max_new_tokens": 2, "temperature": 0.8, "seed": 5})"
+                "\n");
   EXPECT_EQ(again.lines.at(0)["ids"], r.lines[2]["ids"]);
 }
 
 TEST(CliScoreGenerate, MalformedLinesAreReportedWithTheirNumber) {
-  const std::string good = R"({"context_ids": [5], "continuation_ids": [6]})" "\n";
-  CliRun r = yardstick("score " + model_arg("llama_mha"), good + "\n" + "{not json\n");
+  const std::string good = R"({"context_ids": [5], "continuation_ids": [6]})"
+                           "\n";
+  CliRun r = yardstick("score", fixture("llama_mha"), good + "\n" + "{not json\n");
   EXPECT_NE(r.rc, 0);
   EXPECT_THAT(r.err, HasSubstr("input line 3"));
-  r = yardstick("score " + model_arg("llama_mha"), good + R"({"context_ids": [5], "continuation_ids": "6"})" "\n");
+  r = yardstick("score", fixture("llama_mha"),
+                good + R"({"context_ids": [5], "continuation_ids": "6"})"
+                       "\n");
   EXPECT_NE(r.rc, 0);
   EXPECT_THAT(r.err, HasSubstr("input line 2"));
   EXPECT_THAT(r.err, HasSubstr("continuation_ids"));
-  r = yardstick("generate " + model_arg("llama_mha"), R"({"prompt_ids": [5], "max_tokens": 3})" "\n");
+  r = yardstick("generate", fixture("llama_mha"), R"({"prompt_ids": [5], "max_tokens": 3})"
+                                                      "\n");
   EXPECT_NE(r.rc, 0);
   EXPECT_THAT(r.err, HasSubstr("input line 1: unknown field \"max_tokens\""));
 }
 
 TEST(CliScoreGenerate, TextWithoutATokenizerIsAClearError) {
-  CliRun r = yardstick("score " + model_arg("llama_mha"), R"({"context": "a", "continuation": "b"})" "\n");
+  CliRun r = yardstick("score", fixture("llama_mha"), R"({"context": "a", "continuation": "b"})"
+                                                          "\n");
   EXPECT_NE(r.rc, 0);
   EXPECT_THAT(r.err, HasSubstr("input line 1: text input needs a tokenizer"));
-  r = yardstick("generate " + model_arg("llama_mha"), R"({"prompt_ids": [5], "stop": ["x"]})" "\n");
+  r = yardstick("generate", fixture("llama_mha"), R"({"prompt_ids": [5], "stop": ["x"]})"
+                                                      "\n");
   EXPECT_NE(r.rc, 0);
   EXPECT_THAT(r.err, HasSubstr("stop strings need a tokenizer"));
 }
@@ -162,10 +166,10 @@ TEST(CliScoreGenerate, TextWithoutATokenizerIsAClearError) {
 fs::path synth_model_dir() {
   static const fs::path dir = [] {
     const fs::path d = test::make_temp_dir("cli-synth") / "tiny";
-    const std::string cmd = test::yardstick_binary().string() + " synth-model --out '" + d.string() +
-                            "' --preset tiny --tokenizer '" +
-                            (test::shared_dir() / "reference" / "tokenizer").string() + "' > /dev/null 2>&1";
-    return std::system(cmd.c_str()) == 0 ? d : fs::path();
+    const auto res = test::run_cli({"synth-model", "--out", d.string(), "--preset", "tiny",
+                                    "--tokenizer",
+                                    (test::shared_dir() / "reference" / "tokenizer").string()});
+    return res.code == 0 ? d : fs::path();
   }();
   return dir;
 }
@@ -178,16 +182,20 @@ TEST(CliText, TextInputsEqualTheirIdEncodings) {
   std::vector<int32_t> ctx{bos};
   for (int32_t id : tok.encode("The capital of France")) ctx.push_back(id);
   const auto cont = tok.encode(" is Paris.");
-  const std::string m = "--model '" + dir.string() + "' --threads 2";
 
-  CliRun text = yardstick("score " + m, R"({"context": "The capital of France", "continuation": " is Paris."})" "\n");
-  CliRun ids = yardstick("score " + m, jsonl({{{"context_ids", ctx}, {"continuation_ids", cont}}}));
+  CliRun text = yardstick("score", dir,
+                          R"({"context": "The capital of France", "continuation": " is Paris."})"
+                          "\n");
+  CliRun ids = yardstick("score", dir, jsonl({{{"context_ids", ctx}, {"continuation_ids", cont}}}));
   ASSERT_EQ(text.rc, 0) << text.err;
   ASSERT_EQ(ids.rc, 0) << ids.err;
   EXPECT_EQ(text.lines.at(0), ids.lines.at(0));
 
-  CliRun gen_text = yardstick("generate " + m, R"({"prompt": "The capital of France", "max_new_tokens": 12})" "\n");
-  CliRun gen_ids = yardstick("generate " + m, jsonl({{{"prompt_ids", ctx}, {"max_new_tokens", 12}}}));
+  CliRun gen_text =
+      yardstick("generate", dir, R"({"prompt": "The capital of France", "max_new_tokens": 12})"
+                                 "\n");
+  CliRun gen_ids =
+      yardstick("generate", dir, jsonl({{{"prompt_ids", ctx}, {"max_new_tokens", 12}}}));
   ASSERT_EQ(gen_text.rc, 0) << gen_text.err;
   EXPECT_EQ(gen_text.lines.at(0), gen_ids.lines.at(0));
   const auto out_ids = gen_text.lines[0]["ids"].get<std::vector<int32_t>>();
@@ -197,8 +205,8 @@ TEST(CliText, TextInputsEqualTheirIdEncodings) {
 TEST(CliText, StopStringCutsTheText) {
   const fs::path dir = synth_model_dir();
   if (dir.empty()) GTEST_SKIP() << "yardstick synth-model is not available";
-  const std::string m = "--model '" + dir.string() + "' --threads 2";
-  CliRun free = yardstick("generate " + m, R"({"prompt": "Once upon a time", "max_new_tokens": 24})" "\n");
+  CliRun free = yardstick("generate", dir, R"({"prompt": "Once upon a time", "max_new_tokens": 24})"
+                                           "\n");
   ASSERT_EQ(free.rc, 0) << free.err;
   const std::string text = free.lines.at(0)["text"];
   ASSERT_GE(text.size(), 12u) << text;
@@ -208,8 +216,8 @@ TEST(CliText, StopStringCutsTheText) {
   size_t end = at + 3;
   while (end < text.size() && (text[end] & 0xC0) == 0x80) ++end;
   const std::string stop = text.substr(at, end - at);
-  CliRun cut = yardstick("generate " + m, jsonl({{{"prompt", "Once upon a time"}, {"max_new_tokens", 24},
-                                               {"stop", {stop}}}}));
+  CliRun cut = yardstick("generate", dir,
+      jsonl({{{"prompt", "Once upon a time"}, {"max_new_tokens", 24}, {"stop", {stop}}}}));
   ASSERT_EQ(cut.rc, 0) << cut.err;
   EXPECT_EQ(cut.lines.at(0)["finish_reason"], "stop");
   EXPECT_EQ(cut.lines[0]["text"], text.substr(0, text.find(stop)));

@@ -1,13 +1,14 @@
-// The CPU reference backend against Hugging Face transformers: tests/fixtures/<model>/reference.json
-// holds what transformers computes in float64 on the fixtures' fp32 weights (made by
-// tests/fixtures/make_reference.py). Every checkpoint layout must give the same answers.
+// The CPU reference backend against Hugging Face transformers:
+// tests/fixtures/<model>/reference.json holds what transformers computes in float64 on the
+// fixtures' fp32 weights (made by tests/fixtures/make_reference.py). Every checkpoint layout must
+// give the same answers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -65,7 +66,9 @@ void PrintTo(const Layout& l, std::ostream* os) { *os << l.model << "/" << l.lay
 class CpuBackendVsHf : public ::testing::TestWithParam<Layout> {
  protected:
   fs::path model_dir() const { return test::fixtures_dir() / GetParam().model / GetParam().layout; }
-  json reference() const { return read_json(test::fixtures_dir() / GetParam().model / "reference.json"); }
+  json reference() const {
+    return read_json(test::fixtures_dir() / GetParam().model / "reference.json");
+  }
 };
 
 TEST_P(CpuBackendVsHf, PromptLogprobsMatchAtEveryPosition) {
@@ -79,7 +82,8 @@ TEST_P(CpuBackendVsHf, PromptLogprobsMatchAtEveryPosition) {
     for (size_t t = 0; t + 1 < ids.size(); ++t) {
       const auto r = row(logits, t, V);
       const double lp = double(r[size_t(ids[t + 1])]) - logsumexp(r);
-      EXPECT_NEAR(lp, want[t], kLogprobTolerance) << "prompt of " << ids.size() << ", position " << t;
+      EXPECT_NEAR(lp, want[t], kLogprobTolerance)
+          << "prompt of " << ids.size() << ", position " << t;
     }
     // The whole distribution at the last position.
     const auto last = row(logits, ids.size() - 1, V);
@@ -141,7 +145,8 @@ TEST_P(CpuBackendVsHf, LoglikelihoodMatches) {
   for (const json& ll : reference()["loglikelihood"]) {
     LoglikelihoodRequest r;
     r.context_ids = ll["context"].get<std::vector<int32_t>>();
-    for (const json& c : ll["continuations"]) r.continuations.push_back(c["ids"].get<std::vector<int32_t>>());
+    for (const json& c : ll["continuations"])
+      r.continuations.push_back(c["ids"].get<std::vector<int32_t>>());
     const auto out = engine.loglikelihood(std::vector{r});
     ASSERT_TRUE(out[0].error.empty()) << out[0].error;
     ASSERT_EQ(out[0].scores.size(), r.continuations.size());
@@ -152,7 +157,8 @@ TEST_P(CpuBackendVsHf, LoglikelihoodMatches) {
       ASSERT_EQ(got.logprobs.size(), want_lp.size());
       for (size_t k = 0; k < want_lp.size(); ++k)
         EXPECT_NEAR(got.logprobs[k], want_lp[k], kLogprobTolerance) << j << "/" << k;
-      EXPECT_NEAR(got.sum_logprob, want["sum"].get<double>(), kLogprobTolerance * double(want_lp.size()));
+      EXPECT_NEAR(got.sum_logprob, want["sum"].get<double>(),
+                  kLogprobTolerance * double(want_lp.size()));
       EXPECT_EQ(got.is_greedy, want["is_greedy"].get<bool>()) << j;
     }
   }
@@ -301,7 +307,8 @@ TEST(CpuBackend, HalfPrecisionWeightsAreUpcastExactly) {
     auto round = [half](float x) {
       return half == DType::BF16 ? bf16_to_f32(f32_to_bf16(x)) : f16_to_f32(f32_to_f16(x));
     };
-    const fs::path h = root / std::string(dtype_name(half)), f = root / (std::string(dtype_name(half)) + "-as-f32");
+    const fs::path h = root / std::string(dtype_name(half)),
+                   f = root / (std::string(dtype_name(half)) + "-as-f32");
     write_variant(h, "llama_gqa", [&](const std::string&, const std::vector<float>& x, DType& dt) {
       dt = half;
       std::vector<uint16_t> v(x.size());
@@ -334,9 +341,10 @@ TEST(CpuBackend, TiedEmbeddingsUseTheEmbeddingAsLmHead) {
                 [&](const std::string& name, const std::vector<float>& x, DType&) {
                   return as_bytes(name == "lm_head.weight" ? embed : x);
                 });
-  write_variant(root / "tied", "llama_mha",
-                [&](const std::string&, const std::vector<float>& x, DType&) { return as_bytes(x); },
-                [](json& c) { c["tie_word_embeddings"] = true; });
+  write_variant(
+      root / "tied", "llama_mha",
+      [&](const std::string&, const std::vector<float>& x, DType&) { return as_bytes(x); },
+      [](json& c) { c["tie_word_embeddings"] = true; });
   // The tied copy still has an lm_head.weight (HF ignores it when tied): it must be ignored.
   const auto ids = longest_prompt("llama_mha");
   const auto untied = prefill(*load_backend(root / "untied"), ids);

@@ -29,10 +29,11 @@ using FakeModel = std::function<void(std::span<const int32_t> prefix, std::span<
 // A model that always predicts script[len(prefix)] (logit 10, everything else 0); past the end
 // of the script it predicts `after`.
 FakeModel script_model(std::vector<int32_t> script, int32_t after) {
-  return [script = std::move(script), after](std::span<const int32_t> prefix, std::span<float> out) {
-    std::fill(out.begin(), out.end(), 0.0f);
-    out[size_t(prefix.size() < script.size() ? script[prefix.size()] : after)] = 10.0f;
-  };
+  return
+      [script = std::move(script), after](std::span<const int32_t> prefix, std::span<float> out) {
+        std::fill(out.begin(), out.end(), 0.0f);
+        out[size_t(prefix.size() < script.size() ? script[prefix.size()] : after)] = 10.0f;
+      };
 }
 
 // A model whose logits are pseudo-random but fixed by the whole prefix: a spread-out
@@ -41,8 +42,7 @@ FakeModel hash_model() {
   return [](std::span<const int32_t> prefix, std::span<float> out) {
     uint64_t h = 1469598103934665603ull;
     for (int32_t t : prefix) h = (h ^ uint64_t(uint32_t(t))) * 1099511628211ull;
-    for (size_t v = 0; v < out.size(); ++v)
-      out[v] = float(counter_uniform(h, v) * 6.0 - 3.0);
+    for (size_t v = 0; v < out.size(); ++v) out[v] = float(counter_uniform(h, v) * 6.0 - 3.0);
   };
 }
 
@@ -301,7 +301,8 @@ std::vector<GenerateRequest> mixed_requests() {
   for (int i = 0; i < 7; ++i) {
     std::vector<int32_t> prompt;
     for (int j = 0; j < 3 + 5 * i; ++j) prompt.push_back(2 + (i * 7 + j * 3) % 60);
-    GenerateRequest r = (i % 3 == 0) ? greedy(prompt, 6 + i) : sampled(prompt, 6 + i, 100 + i, 1 + i % 3);
+    GenerateRequest r =
+        (i % 3 == 0) ? greedy(prompt, 6 + i) : sampled(prompt, 6 + i, 100 + i, 1 + i % 3);
     if (i == 4) r.sampling.top_k = 5;
     if (i == 5) r.sampling.top_p = 0.5f;
     reqs.push_back(r);

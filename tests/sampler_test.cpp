@@ -53,7 +53,8 @@ TEST(Sampler, TemperatureZeroAndTopKOneAreGreedy) {
   }
 }
 
-// Frequencies of 20000 draws over consecutive steps (deterministic: the generator is counter-based).
+// Frequencies of 20000 draws over consecutive steps (deterministic: the generator is
+// counter-based).
 std::map<int32_t, double> frequencies(const std::vector<float>& logits, const SamplingParams& p) {
   std::map<int32_t, double> f;
   const int n = 20000;
