@@ -14,6 +14,8 @@ struct Doc {
   Fields fields;        // what the prompt templates may use, e.g. {question}
   std::string gold;     // what the scorer grades against (GSM8K: the reference answer text)
   std::string reference;   // the reference solution; the built-in "gold" model answers with it
+  // Values that break a task's accuracy down, by name: {"level": "Level 3", "subject": "Algebra"}.
+  std::map<std::string, std::string> groups;
 };
 
 }  // namespace yardstick

@@ -6,6 +6,7 @@
 #include "datasets/readers.h"
 #include "engine/error.h"
 #include "tasks/gsm8k.h"
+#include "tasks/records.h"
 
 namespace yardstick {
 
@@ -47,13 +48,20 @@ TaskData load_task_data(const TaskSpec& spec, const std::filesystem::path& data_
   TaskData data;
   auto rows_file = checked_file(data_dir, spec.dataset.file, data);
   auto rows = read_jsonl(rows_file);
-  if (spec.scorer == "gsm8k") {
+  if (!spec.dataset.gold.empty()) {   // configured as data: no adapter of its own
+    data.docs = record_docs(rows, spec, rows_file.string());
+  } else if (spec.scorer == "gsm8k") {
     data.docs = gsm8k_docs(rows, spec, rows_file.string());
   } else {
     throw InputError(fmt::format("task {}: no dataset adapter for scorer family \"{}\"", spec.name, spec.scorer));
   }
   if (!spec.fewshot.file.empty())
     data.exemplars = read_exemplars(spec, checked_file(data_dir, spec.fewshot.file, data));
+  for (const auto& sample : spec.fewshot.inline_samples) {   // checked by the spec loader
+    Fields f;
+    for (const auto& [field, key] : spec.fewshot.fields) f[field] = sample.at(key).get<std::string>();
+    data.exemplars.push_back(std::move(f));
+  }
   return data;
 }
 

@@ -134,7 +134,7 @@ StyleSpec parse_style(const Reader& r, const json& j, const std::string& where, 
     if (j.contains("shot_template") || j.contains("shot_separator"))
       r.fail(where, "shot_template/shot_separator are for the base style; chat exemplars are turns");
   }
-  if (s.shots > 0 && spec.fewshot.file.empty())
+  if (s.shots > 0 && spec.fewshot.file.empty() && spec.fewshot.inline_samples.empty())
     r.fail(where + ".shots", "exemplars are asked for but the task has no \"fewshot\" source");
   return s;
 }
@@ -163,25 +163,50 @@ TaskSpec parse_task_spec(const json& j, const std::string& source) {
   spec.scorer = r.str(j, "top level", "scorer");
 
   const json& ds = r.member(j, "top level", "dataset");
-  r.only_keys(ds, "dataset", {"file", "split", "doc_id", "fields"});
+  r.only_keys(ds, "dataset", {"file", "split", "doc_id", "fields", "gold", "reference", "groups"});
   spec.dataset.file = r.str(ds, "dataset", "file");
   spec.dataset.split = r.str(ds, "dataset", "split");
   spec.dataset.doc_id = r.str(ds, "dataset", "doc_id");
   if (spec.dataset.doc_id != "line_index" && spec.dataset.doc_id.rfind("field:", 0) != 0)
     r.fail("dataset.doc_id", "expected \"line_index\" or \"field:<name>\"");
   spec.dataset.fields = r.string_map(ds, "dataset", "fields");
+  spec.dataset.gold = r.str_or(ds, "dataset", "gold", "");
+  spec.dataset.reference = r.str_or(ds, "dataset", "reference", "");
+  r.check_template(spec.dataset.gold, "dataset.gold", spec.dataset.fields);
+  r.check_template(spec.dataset.reference, "dataset.reference", spec.dataset.fields);
+  if (!spec.dataset.reference.empty() && spec.dataset.gold.empty())
+    r.fail("dataset.reference", "a reference template needs a gold template");
+  if (ds.contains("groups")) {
+    spec.dataset.groups = r.strings(ds, "dataset", "groups");
+    for (const auto& g : spec.dataset.groups)
+      if (!spec.dataset.fields.count(g))
+        r.fail("dataset.groups", fmt::format("\"{}\" is not one of dataset.fields", g));
+  }
 
   if (j.contains("fewshot")) {
     const json& fs = j.at("fewshot");
-    r.only_keys(fs, "fewshot", {"file", "samples", "fields"});
-    spec.fewshot.file = r.str(fs, "fewshot", "file");
-    spec.fewshot.samples = r.str(fs, "fewshot", "samples");
-    try {
-      (void)json::json_pointer(spec.fewshot.samples);
-    } catch (const json::exception&) {
-      r.fail("fewshot.samples", fmt::format("\"{}\" is not a JSON pointer", spec.fewshot.samples));
-    }
+    r.only_keys(fs, "fewshot", {"file", "samples", "fields", "inline"});
     spec.fewshot.fields = r.string_map(fs, "fewshot", "fields");
+    if (fs.contains("inline")) {
+      if (fs.contains("file") || fs.contains("samples"))
+        r.fail("fewshot", "give exemplars either inline or by file and samples, not both");
+      const json& samples = fs.at("inline");
+      if (!samples.is_array() || samples.empty()) r.fail("fewshot.inline", "expected a non-empty array of objects");
+      for (size_t i = 0; i < samples.size(); ++i) {
+        for (const auto& [field, key] : spec.fewshot.fields)
+          if (!samples[i].is_object() || !samples[i].contains(key) || !samples[i].at(key).is_string())
+            r.fail(fmt::format("fewshot.inline[{}]", i), fmt::format("no string \"{}\"", key));
+        spec.fewshot.inline_samples.push_back(samples[i]);
+      }
+    } else {
+      spec.fewshot.file = r.str(fs, "fewshot", "file");
+      spec.fewshot.samples = r.str(fs, "fewshot", "samples");
+      try {
+        (void)json::json_pointer(spec.fewshot.samples);
+      } catch (const json::exception&) {
+        r.fail("fewshot.samples", fmt::format("\"{}\" is not a JSON pointer", spec.fewshot.samples));
+      }
+    }
   }
 
   const json& styles = r.member(j, "top level", "styles");
@@ -242,19 +267,22 @@ json task_spec_to_json(const TaskSpec& spec) {
                 {"max_new_tokens", s.max_new_tokens},
                 {"stop", s.stop}};
   };
+  json dataset = {{"file", spec.dataset.file},
+                  {"split", spec.dataset.split},
+                  {"doc_id", spec.dataset.doc_id},
+                  {"fields", spec.dataset.fields}};
+  json fewshot = {{"file", spec.fewshot.file}, {"samples", spec.fewshot.samples}, {"fields", spec.fewshot.fields}};
+  if (!spec.fewshot.inline_samples.empty()) fewshot["inline"] = spec.fewshot.inline_samples;
+  // Only when set, so the identity of runs made before these keys existed does not change.
+  if (!spec.dataset.gold.empty()) dataset["gold"] = spec.dataset.gold;
+  if (!spec.dataset.reference.empty()) dataset["reference"] = spec.dataset.reference;
+  if (!spec.dataset.groups.empty()) dataset["groups"] = spec.dataset.groups;
   return json{{"name", spec.name},
               {"version", spec.version},
               {"output_type", spec.output_type},
               {"scorer", spec.scorer},
-              {"dataset",
-               {{"file", spec.dataset.file},
-                {"split", spec.dataset.split},
-                {"doc_id", spec.dataset.doc_id},
-                {"fields", spec.dataset.fields}}},
-              {"fewshot",
-               {{"file", spec.fewshot.file},
-                {"samples", spec.fewshot.samples},
-                {"fields", spec.fewshot.fields}}},
+              {"dataset", dataset},
+              {"fewshot", fewshot},
               {"styles", {{"base", style(spec.base)}, {"chat", style(spec.chat)}}},
               {"sampling",
                {{"temperature", spec.sampling.temperature},

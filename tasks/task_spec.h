@@ -24,12 +24,22 @@ struct DatasetSpec {
   std::string split;    // informational ("test")
   std::string doc_id;   // rule: "line_index" (0-based line of the file) or "field:<name>"
   std::map<std::string, std::string> fields;   // template field -> record key
+  // Optional, for datasets read by the generic record adapter (tasks/records.h): templates over
+  // the fields above for what the scorer grades against ("{solution}") and what the built-in gold
+  // model answers ("所以答案是：{answer}。"; empty: the gold itself), and the fields whose values
+  // break the accuracy down ("level", "subject").
+  std::string gold;
+  std::string reference;
+  std::vector<std::string> groups;
 };
 
 struct FewshotSpec {
-  std::string file;       // relative to the data directory; empty: no exemplars
+  std::string file;       // relative to the data directory; empty: no exemplars (or inline ones)
   std::string samples;    // JSON pointer to the array of exemplars inside the file
   std::map<std::string, std::string> fields;   // template field -> exemplar key
+  // Exemplars written in the task spec itself ("inline"), for benchmarks whose data directory
+  // has none (CMath); an alternative to `file`.
+  std::vector<nlohmann::json> inline_samples;
 };
 
 struct StyleSpec {
