@@ -28,7 +28,12 @@ class Tokenizer {
 
   // Text -> ids, no BOS added.
   std::vector<int32_t> encode(std::string_view text) const;
-  // Ids -> text (byte-level decode; invalid UTF-8 is replaced by U+FFFD as HF does).
+  // Ids -> text (byte-level decode; invalid UTF-8 is replaced by U+FFFD as HF does; ids the
+  // tokenizer does not know are skipped). Special tokens are kept. One deliberate difference
+  // from HF `tokenizers` (checked with 0.23.2): an added token decodes to its content. HF passes added tokens through the ByteLevel decoder too, so DeepSeek's 13
+  // single-character added tokens (e.g. ü = 100014), whose characters are also images of
+  // non-UTF-8 bytes, come out as U+FFFD ("Führer" -> "F<U+FFFD>hrer"); here
+  // decode(encode(x)) == x holds for all text.
   std::string decode(std::span<const int32_t> ids) const;
   // The raw bytes a token stands for (added tokens: their content).
   std::string token_bytes(int32_t id) const;
