@@ -1,5 +1,7 @@
 #include "reports/markdown.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "reports/stats.h"
@@ -20,6 +22,20 @@ std::string cell(std::string s) {
 }
 
 std::string pct(double fraction) { return fmt::format("{:.1f}", 100.0 * fraction); }
+
+// The primary scorer by one group key: each group over its questions, then the average over groups.
+void render_breakdown(std::string& out, const TaskReport& t, const Breakdown& b) {
+  const ReportMetric& primary = t.metrics.front();
+  out += fmt::format("### {} by {} ({} {})\n\n", t.task, cell(b.key), cell(primary.metric), cell(primary.scorer));
+  out += fmt::format("| {} | ours % (95% CI) | n |\n|---|---|---|\n", cell(b.key));
+  for (const GroupEstimate& g : b.groups)
+    out += fmt::format("| {} | {} [{}, {}] | {} |\n", cell(g.value), pct(g.estimate.mean), pct(g.estimate.ci_low),
+                       pct(g.estimate.ci_high), g.estimate.n);
+  out += fmt::format("\nAverage over the {} {} groups (each weighted equally): {} [{}, {}] (stratified bootstrap); "
+                     "over all {} questions: {}.\n\n",
+                     b.groups.size(), cell(b.key), pct(b.average.mean), pct(b.average.ci_low), pct(b.average.ci_high),
+                     primary.n, pct(primary.value));
+}
 
 void render_task(std::string& out, const RunReport& run, const TaskReport& t) {
   out += fmt::format("## {} (v{}, {} prompts, {} shots)\n\n", t.task, t.version, t.prompt_style, t.shots);
@@ -53,6 +69,9 @@ void render_task(std::string& out, const RunReport& run, const TaskReport& t) {
     out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", name, ours, m.n, published, diff, noise);
   }
   out += "\n";
+  if (std::any_of(t.metrics.begin(), t.metrics.end(), [](const ReportMetric& m) { return m.interval == "bootstrap"; }))
+    out += "pass@1 intervals are bootstrap percentile intervals over problems; accuracies are Wilson intervals.\n\n";
+  for (const Breakdown& b : t.breakdowns) render_breakdown(out, t, b);
   if (compare) {
     const PublishedRecord& p = *t.published;
     out += fmt::format("Published: {} {} for {} ({}{}{}).", p.benchmark, p.value, p.model, p.source,
@@ -75,7 +94,9 @@ std::string render_markdown(const RunReport& r) {
   out += fmt::format("- status: {}, started {}{}\n", r.status, r.started_at,
                      r.finished_at.empty() ? "" : ", finished " + r.finished_at);
   if (r.limit) out += fmt::format("- limit: first {} docs per task (not comparable with a full-set number)\n", *r.limit);
-  out += fmt::format("- compared with: {}\n\n", r.against.empty() ? "nothing (no --against model)" : r.against);
+  out += fmt::format("- compared with: {}\n", r.against.empty() ? "nothing (no --against model)" : r.against);
+  if (!r.breakdown_note.empty()) out += fmt::format("- {}\n", r.breakdown_note);
+  out += "\n";
   for (const auto& t : r.tasks) render_task(out, r, t);
   return out;
 }

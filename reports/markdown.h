@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "reports/published.h"
+#include "reports/stats.h"
 
 namespace yardstick {
 
@@ -20,6 +23,22 @@ struct ReportMetric {
   double ci_low = 0.0;
   double ci_high = 0.0;
   int64_t n = 0;
+  double std_error = 0.0;
+  std::string interval = "wilson";   // how ci_low/ci_high were computed: "wilson" | "bootstrap"
+};
+
+// One value of a breakdown key ("subject" = "Algebra"): the primary scorer's accuracy over the
+// task's docs with that value (Wilson interval over questions).
+struct GroupEstimate {
+  std::string value;
+  Estimate estimate;
+};
+
+// A task's accuracy broken down by one key of its docs (reports/results.h says how it is computed).
+struct Breakdown {
+  std::string key;                     // "subject", "level", "category"
+  std::vector<GroupEstimate> groups;   // sorted by value
+  Estimate average;                    // unweighted mean over the groups, bootstrap interval
 };
 
 struct TaskReport {
@@ -29,6 +48,8 @@ struct TaskReport {
   std::string prompt_style;                   // "base" | "chat"
   std::vector<ReportMetric> metrics;          // primary first
   std::optional<PublishedRecord> published;   // the number we compare with, if any
+  std::vector<Breakdown> breakdowns;          // empty when the docs have no groups (or the data is absent)
+  nlohmann::json protocol;                    // the run's resolved record of this task (shots, stop, spec, ...)
 };
 
 struct RunReport {
@@ -42,6 +63,8 @@ struct RunReport {
   std::string engine_build;
   std::optional<int64_t> limit;
   std::string against;       // the published model compared with ("" : none)
+  std::string config_digest;
+  std::string breakdown_note;   // why breakdowns are missing, when they are ("" : none missing)
   std::vector<TaskReport> tasks;
 };
 

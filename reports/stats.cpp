@@ -209,3 +209,114 @@ PairedComparison compare_paired(const std::vector<bool>& a, const std::vector<bo
 }
 
 }  // namespace yardstick
+
+namespace yardstick {
+
+namespace {
+
+// The percentile interval and standard deviation of bootstrap statistics around `mean`.
+Estimate bootstrap_estimate(double mean, std::vector<double> boot, size_t n, double confidence) {
+  double level = two_sided_quantile_level(confidence);
+  Estimate e;
+  e.mean = mean;
+  e.n = n;
+  std::sort(boot.begin(), boot.end());
+  double sum = 0.0, sq = 0.0;
+  for (double b : boot) sum += b;
+  double m = sum / static_cast<double>(boot.size());
+  for (double b : boot) sq += (b - m) * (b - m);
+  e.std_error = boot.size() > 1 ? std::sqrt(sq / static_cast<double>(boot.size() - 1)) : 0.0;
+  e.ci_low = percentile(boot, 1.0 - level);
+  e.ci_high = percentile(boot, level);
+  return e;
+}
+
+double mean_of(std::span<const double> v) {
+  double sum = 0.0;
+  for (double x : v) sum += x;
+  return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+Estimate bootstrap_mean_estimate(std::span<const double> values, double confidence, uint64_t seed, int resamples) {
+  if (values.empty()) return {};
+  SplitMix64 rng{seed};
+  size_t n = values.size();
+  std::vector<double> boot(static_cast<size_t>(std::max(resamples, 1)));
+  for (auto& b : boot) {
+    double total = 0.0;
+    for (size_t i = 0; i < n; ++i) total += values[rng.below(n)];
+    b = total / static_cast<double>(n);
+  }
+  return bootstrap_estimate(mean_of(values), std::move(boot), n, confidence);
+}
+
+Estimate bootstrap_group_average(const std::vector<std::vector<double>>& groups, double confidence, uint64_t seed,
+                                 int resamples) {
+  std::vector<const std::vector<double>*> present;
+  size_t n = 0;
+  for (const auto& g : groups)
+    if (!g.empty()) {
+      present.push_back(&g);
+      n += g.size();
+    }
+  if (present.empty()) return {};
+  auto average = [&](auto&& group_mean) {
+    double sum = 0.0;
+    for (const auto* g : present) sum += group_mean(*g);
+    return sum / static_cast<double>(present.size());
+  };
+  SplitMix64 rng{seed};
+  std::vector<double> boot(static_cast<size_t>(std::max(resamples, 1)));
+  for (auto& b : boot)
+    b = average([&](const std::vector<double>& g) {
+      double total = 0.0;
+      for (size_t i = 0; i < g.size(); ++i) total += g[rng.below(g.size())];
+      return total / static_cast<double>(g.size());
+    });
+  return bootstrap_estimate(average([](const std::vector<double>& g) { return mean_of(g); }), std::move(boot), n,
+                            confidence);
+}
+
+PairedComparison compare_paired_values(std::span<const double> a, std::span<const double> b, double confidence,
+                                       uint64_t seed, int resamples) {
+  if (a.size() != b.size())
+    throw InputError(fmt::format("compare_paired_values: {} values against {}; pairs need the same docs",
+                                 a.size(), b.size()));
+  double level = two_sided_quantile_level(confidence);
+  PairedComparison c;
+  c.n = a.size();
+  if (c.n == 0) return c;
+  std::vector<double> diff(c.n);
+  for (size_t i = 0; i < c.n; ++i) {
+    diff[i] = a[i] - b[i];
+    c.only_a += diff[i] > 0;
+    c.only_b += diff[i] < 0;
+  }
+  c.difference = mean_of(diff);
+  SplitMix64 rng{seed};
+  std::vector<double> boot(static_cast<size_t>(std::max(resamples, 1)));
+  size_t at_or_below = 0, at_or_above = 0;
+  for (auto& d : boot) {
+    double total = 0.0;
+    for (size_t i = 0; i < c.n; ++i) total += diff[rng.below(c.n)];
+    d = total / static_cast<double>(c.n);
+    at_or_below += d <= 0.0;
+    at_or_above += d >= 0.0;
+  }
+  double r = static_cast<double>(boot.size());
+  if (c.only_a + c.only_b == 0) {
+    c.mcnemar_p = 1.0;
+  } else {
+    double smaller = static_cast<double>(std::min(at_or_below, at_or_above));
+    c.mcnemar_p = std::min(1.0, std::max(2.0 * smaller / r, 1.0 / r));
+  }
+  c.significant = c.mcnemar_p < 1.0 - confidence;
+  std::sort(boot.begin(), boot.end());
+  c.ci_low = percentile(boot, 1.0 - level);
+  c.ci_high = percentile(boot, level);
+  return c;
+}
+
+}  // namespace yardstick

@@ -61,4 +61,27 @@ PairedComparison compare_paired(const std::vector<bool>& a, const std::vector<bo
                                 double confidence = kDefaultConfidence, uint64_t seed = 0,
                                 int resamples = 10000);
 
+// --- Bootstrap intervals, for metrics that are not a single proportion: pass@k (the mean of
+// per-problem values in [0, 1]) and averages over subjects. Percentile intervals from
+// `resamples` resamples drawn with a generator seeded by `seed`, so a report is reproducible.
+
+// Mean of per-doc values, docs resampled with replacement; std_error is the bootstrap standard
+// deviation. n == 0 gives all zeros.
+Estimate bootstrap_mean_estimate(std::span<const double> values, double confidence = kDefaultConfidence,
+                                 uint64_t seed = 0, int resamples = 2000);
+
+// The unweighted mean over groups (subjects) of each group's mean of per-doc values: the "average
+// over subjects" of C-Eval/CMMLU-style tables. Resampling is stratified (docs within each group),
+// so every resample has every group, as the real test set does. Empty groups are ignored.
+Estimate bootstrap_group_average(const std::vector<std::vector<double>>& groups,
+                                 double confidence = kDefaultConfidence, uint64_t seed = 0, int resamples = 2000);
+
+// Two runs' per-doc values (e.g. pass@1 = c/n per problem) on the same docs: a paired bootstrap of
+// mean(a) - mean(b). only_a/only_b count docs where a is higher/lower; mcnemar_p holds the
+// two-sided bootstrap p-value (twice the smaller share of resampled differences on either side
+// of 0, at least 1/resamples when there is any difference) and significant is p < 1 - confidence.
+PairedComparison compare_paired_values(std::span<const double> a, std::span<const double> b,
+                                       double confidence = kDefaultConfidence, uint64_t seed = 0,
+                                       int resamples = 10000);
+
 }  // namespace yardstick
