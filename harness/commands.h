@@ -11,6 +11,7 @@ void register_score(CLI::App& app);        // harness/cmd_score.cpp
 void register_generate(CLI::App& app);     // harness/cmd_generate.cpp
 void register_run(CLI::App& app);          // harness/cmd_run.cpp
 void register_report(CLI::App& app);       // harness/cmd_report.cpp
+void register_compare(CLI::App& app);      // harness/cmd_compare.cpp
 void register_grade(CLI::App& app);        // harness/cmd_grade.cpp
 void register_synth_model(CLI::App& app);  // harness/cmd_synth_model.cpp
 void register_bench(CLI::App& app);        // harness/cmd_bench.cpp

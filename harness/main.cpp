@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   yardstick::cli::register_grade(app);
   yardstick::cli::register_run(app);
   yardstick::cli::register_report(app);
+  yardstick::cli::register_compare(app);
   yardstick::cli::register_synth_model(app);
   yardstick::cli::register_bench(app);
 

@@ -56,7 +56,8 @@ nlohmann::json task_record(const RunRecord& run, const std::string& task) {
   return nlohmann::json::object();
 }
 
-RunOutcomes load_run_outcomes(Store& store, const RunRecord& run, const std::optional<std::filesystem::path>& data_dir) {
+RunOutcomes load_run_outcomes(Store& store, const RunRecord& run, const std::optional<std::filesystem::path>& data_dir,
+                              bool with_groups) {
   RunOutcomes out;
   out.run = run;
   out.model = store.model(run.model_id);
@@ -83,10 +84,12 @@ RunOutcomes load_run_outcomes(Store& store, const RunRecord& run, const std::opt
 
   std::optional<std::filesystem::path> dir;
   std::vector<std::string> notes;
-  try {
-    dir = resolve_data_dir(data_dir);
-  } catch (const std::exception& e) {
-    notes.push_back(fmt::format("no data directory ({})", e.what()));
+  if (with_groups) {
+    try {
+      dir = resolve_data_dir(data_dir);
+    } catch (const std::exception& e) {
+      notes.push_back(fmt::format("no data directory ({})", e.what()));
+    }
   }
   for (const auto& task : order) {
     std::map<std::string, std::map<std::string, std::string>> groups;

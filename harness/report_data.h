@@ -27,10 +27,12 @@ struct RunOutcomes {
 // The run named `name`, or the latest when `name` is empty. Throws InputError naming the database.
 RunRecord find_run_or_throw(Store& store, const std::string& name);
 
-// Reads every sample's verdicts. Groups come from the task data in `data_dir` (else the default
-// data directory); when it can't be read, the outcomes have no groups and groups_note says why.
+// Reads every sample's verdicts. With `with_groups`, groups come from the task data in `data_dir`
+// (else the default data directory); when it can't be read, the outcomes have no groups and
+// groups_note says why.
 RunOutcomes load_run_outcomes(Store& store, const RunRecord& run,
-                              const std::optional<std::filesystem::path>& data_dir = std::nullopt);
+                              const std::optional<std::filesystem::path>& data_dir = std::nullopt,
+                              bool with_groups = true);
 
 // The run's task record (run.config["tasks"][i]) for `task`, or an empty object.
 nlohmann::json task_record(const RunRecord& run, const std::string& task);
