@@ -12,6 +12,7 @@
 #include "datasets/data_dir.h"
 #include "engine/error.h"
 #include "engine/sha256.h"
+#include "harness/choice_scoring.h"
 #include "harness/digests.h"
 #include "harness/progress.h"
 #include "reports/stats.h"
@@ -183,6 +184,61 @@ uint64_t doc_seed(uint64_t run_seed, const std::string& task, const std::string&
   return std::stoull(digest.substr(0, 15), nullptr, 16);
 }
 
+// Multiple choice: one loglikelihood request per doc (the prompt prefilled once, every choice a
+// continuation), plus one with the unconditional context when the task normalises by it.
+void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const std::vector<PendingSample>& pending,
+                               const RunOptions& options, Writer& writer) {
+  auto with_bos = [&](const std::string& text) {
+    std::vector<int32_t> ids;
+    if (bos) ids.push_back(*bos);
+    auto body = lm.tokenizer->encode(text);
+    ids.insert(ids.end(), body.begin(), body.end());
+    return ids;
+  };
+  size_t group = static_cast<size_t>(std::max(1, options.max_batch)) * 4;
+  for (size_t begin = 0; begin < pending.size(); begin += group) {
+    size_t end = std::min(pending.size(), begin + group);
+    std::vector<LoglikelihoodRequest> requests;
+    std::vector<std::optional<size_t>> unconditional_of(end - begin);   // index into requests
+    for (size_t i = begin; i < end; ++i) {
+      const PendingSample& p = pending[i];
+      LoglikelihoodRequest r;
+      r.context_ids = with_bos(p.prompt);
+      for (const auto& choice : p.doc->choices) r.continuations.push_back(lm.tokenizer->encode(choice));
+      requests.push_back(r);
+      if (p.task->spec.choice.normalization == "unconditional") {
+        r.context_ids = with_bos(p.task->spec.choice.unconditional_context);
+        unconditional_of[i - begin] = requests.size();
+        requests.push_back(std::move(r));
+      }
+    }
+    auto submitted = Clock::now();
+    std::vector<LoglikelihoodResult> results = lm.engine->loglikelihood(requests);
+    for (size_t i = begin, k = 0; i < end; ++i, ++k) {
+      const PendingSample& p = pending[i];
+      SampleRecord s;
+      s.prompt_tokens = static_cast<int64_t>(requests[k].context_ids.size());
+      s.latency_s = std::chrono::duration<double>(Clock::now() - submitted).count();
+      const LoglikelihoodResult& conditional = results[k];
+      const LoglikelihoodResult* unconditional = nullptr;
+      if (auto u = unconditional_of[i - begin]) {
+        unconditional = &results[*u];
+        ++k;
+      }
+      std::string error = !conditional.error.empty() ? conditional.error : unconditional ? unconditional->error : "";
+      if (!error.empty()) {
+        s.finish_reason = finish_reason_name(FinishReason::Error);
+        s.error = error;
+      } else {
+        s.output = choice_output(p.task->spec.choice, pick_choice(p.task->spec.choice, conditional, unconditional)).dump();
+        s.finish_reason = "scored";
+      }
+      writer.write(p, std::move(s));
+      if (writer.failure) std::rethrow_exception(writer.failure);
+    }
+  }
+}
+
 void generate_with_engine(const ModelInfo& model, const RunOptions& options,
                           const std::vector<PendingSample>& pending, Writer& writer) {
   LoadedModel lm = open_model(model.dir, ModelOptions{options.backend, options.threads, options.max_batch});
@@ -193,15 +249,24 @@ void generate_with_engine(const ModelInfo& model, const RunOptions& options,
   if (lm.config.bos_token_id >= 0) bos = lm.config.bos_token_id;
   else bos = lm.tokenizer->bos_id();
 
+  // Multiple-choice samples are scored, not generated.
+  std::vector<PendingSample> choice_samples;
+  for (const auto& p : pending)
+    if (p.task->spec.multiple_choice()) choice_samples.push_back(p);
+  score_choices_with_engine(lm, bos, choice_samples, options, writer);
+  std::vector<PendingSample> generation;
+  for (const auto& p : pending)
+    if (!p.task->spec.multiple_choice()) generation.push_back(p);
+
   // Requests go in groups a few times the engine's batch, so the engine can keep its batch full
   // while memory for prompts stays bounded; results are stored one by one as they finish.
   size_t group = static_cast<size_t>(std::max(1, options.max_batch)) * 4;
-  for (size_t begin = 0; begin < pending.size(); begin += group) {
-    size_t end = std::min(pending.size(), begin + group);
+  for (size_t begin = 0; begin < generation.size(); begin += group) {
+    size_t end = std::min(generation.size(), begin + group);
     std::vector<GenerateRequest> requests;
     std::vector<int64_t> prompt_tokens;
     for (size_t i = begin; i < end; ++i) {
-      const PendingSample& p = pending[i];
+      const PendingSample& p = generation[i];
       GenerateRequest r;
       if (bos) r.prompt_ids.push_back(*bos);
       auto ids = lm.tokenizer->encode(p.prompt);
@@ -231,7 +296,7 @@ void generate_with_engine(const ModelInfo& model, const RunOptions& options,
         s.finish_reason = finish_reason_name(c.finish);
         s.error = std::move(c.error);
       }
-      writer.write(pending[begin + index], std::move(s));
+      writer.write(generation[begin + index], std::move(s));
     });
     if (writer.failure) std::rethrow_exception(writer.failure);
   }
@@ -310,9 +375,15 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     plan.data = load_task_data(plan.spec, data_dir);
     const StyleSpec& st = plan.spec.style(style);
     plan.shots = options.shots.value_or(st.shots);
-    if (plan.shots < 0 || static_cast<size_t>(plan.shots) > plan.data.exemplars.size())
+    // Exemplars are the task's, or each doc's own (C-Eval's per-subject dev questions): the
+    // fewest any doc has is the most shots a run can ask for.
+    size_t available = SIZE_MAX;
+    for (const auto& doc : plan.data.docs)
+      available = std::min(available, doc.exemplars.empty() ? plan.data.exemplars.size() : doc.exemplars.size());
+    if (plan.data.docs.empty()) available = plan.data.exemplars.size();
+    if (plan.shots < 0 || static_cast<size_t>(plan.shots) > available)
       throw InputError(fmt::format("task {}: --shots {} but the task has {} exemplars", plan.spec.name, plan.shots,
-                                   plan.data.exemplars.size()));
+                                   available));
     plan.max_new_tokens = options.max_new_tokens.value_or(st.max_new_tokens);
     if (plan.max_new_tokens < 1) throw InputError("--max-new-tokens must be >= 1");
     plan.stop = st.stop;

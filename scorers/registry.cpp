@@ -7,9 +7,11 @@
 #include <fmt/core.h>
 
 #include "engine/error.h"
+#include "scorers/cluewsc.h"
 #include "scorers/cmath.h"
 #include "scorers/gsm8k.h"
 #include "scorers/math_grader.h"
+#include "scorers/multiple_choice.h"
 
 namespace yardstick {
 namespace {
@@ -19,9 +21,11 @@ using Grader = std::function<std::vector<Verdict>(std::string_view output, std::
 // One entry per task family; each grader returns its primary verdict first.
 const std::map<std::string, Grader, std::less<>>& graders() {
   static const std::map<std::string, Grader, std::less<>> table = {
+      {"cluewsc", grade_cluewsc},
       {"cmath", grade_cmath},
       {"gsm8k", grade_gsm8k},
       {"math", grade_math},
+      {"multiple_choice", grade_multiple_choice},
   };
   return table;
 }

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace yardstick {
 
@@ -16,6 +17,12 @@ struct Doc {
   std::string reference;   // the reference solution; the built-in "gold" model answers with it
   // Values that break a task's accuracy down, by name: {"level": "Level 3", "subject": "Algebra"}.
   std::map<std::string, std::string> groups;
+  // Multiple-choice tasks: the texts scored as continuations of the prompt; `gold` and
+  // `reference` are then the index of the right one ("0", "1", ...).
+  std::vector<std::string> choices;
+  // Exemplars of this doc alone (C-Eval and CMMLU take them from the subject's dev split); when
+  // empty the task's exemplars are used.
+  std::vector<Fields> exemplars;
 };
 
 }  // namespace yardstick

@@ -61,13 +61,15 @@ std::string fill_template(std::string_view tmpl, const Fields& fields) {
 std::string build_prompt(const TaskSpec& spec, std::span<const Fields> exemplars, const Doc& doc,
                          const PromptOptions& options) {
   const StyleSpec& style = spec.style(options.style);
+  if (!doc.exemplars.empty()) exemplars = doc.exemplars;
   if (options.shots < 0 || static_cast<size_t>(options.shots) > exemplars.size())
     throw InputError(fmt::format("task {}: {} shots asked for, but only {} exemplars exist", spec.name,
                                  options.shots, exemplars.size()));
   auto shots = exemplars.first(static_cast<size_t>(options.shots));
 
+  const std::string prefix = fill_template(style.prefix_template, doc.fields);
   if (options.style == PromptStyle::Base) {
-    std::string text;
+    std::string text = prefix;
     for (const Fields& shot : shots) {
       text += fill_template(style.shot_template, shot);
       text += style.shot_separator;
@@ -82,6 +84,7 @@ std::string build_prompt(const TaskSpec& spec, std::span<const Fields> exemplars
     messages.push_back({"assistant", fill_template(style.shot_answer_template, shot)});
   }
   messages.push_back({"user", fill_template(style.query_template, doc.fields)});
+  messages.front().content = prefix + messages.front().content;   // the header opens the conversation
   // BOS travels as an id, not as text (see prompt.h), so the template gets an empty one.
   return render_chat(messages, "", options.eos_token, /*add_generation_prompt=*/true);
 }

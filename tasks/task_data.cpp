@@ -5,20 +5,13 @@
 #include "datasets/manifest.h"
 #include "datasets/readers.h"
 #include "engine/error.h"
+#include "tasks/adapters.h"
 #include "tasks/gsm8k.h"
 #include "tasks/records.h"
 
 namespace yardstick {
 
 namespace {
-
-std::filesystem::path checked_file(const std::filesystem::path& data_dir, const std::string& relative,
-                                   TaskData& data) {
-  const Manifest& manifest = Manifest::project();
-  auto path = manifest.verified_path(data_dir, relative);
-  data.file_digests[relative] = manifest.find(relative)->sha256;
-  return path;
-}
 
 std::vector<Fields> read_exemplars(const TaskSpec& spec, const std::filesystem::path& file) {
   nlohmann::json all = read_json(file);
@@ -44,9 +37,21 @@ std::vector<Fields> read_exemplars(const TaskSpec& spec, const std::filesystem::
 
 }  // namespace
 
+std::filesystem::path checked_data_file(const std::filesystem::path& data_dir, const std::string& relative,
+                                        TaskData& data) {
+  const Manifest& manifest = Manifest::project();
+  auto path = manifest.verified_path(data_dir, relative);
+  data.file_digests[relative] = manifest.find(relative)->sha256;
+  return path;
+}
+
 TaskData load_task_data(const TaskSpec& spec, const std::filesystem::path& data_dir) {
   TaskData data;
-  auto rows_file = checked_file(data_dir, spec.dataset.file, data);
+  if (!spec.dataset.adapter.empty()) {
+    load_adapter_data(spec, data_dir, data);
+    return data;
+  }
+  auto rows_file = checked_data_file(data_dir, spec.dataset.file, data);
   auto rows = read_jsonl(rows_file);
   if (!spec.dataset.gold.empty()) {   // configured as data: no adapter of its own
     data.docs = record_docs(rows, spec, rows_file.string());
@@ -56,7 +61,7 @@ TaskData load_task_data(const TaskSpec& spec, const std::filesystem::path& data_
     throw InputError(fmt::format("task {}: no dataset adapter for scorer family \"{}\"", spec.name, spec.scorer));
   }
   if (!spec.fewshot.file.empty())
-    data.exemplars = read_exemplars(spec, checked_file(data_dir, spec.fewshot.file, data));
+    data.exemplars = read_exemplars(spec, checked_data_file(data_dir, spec.fewshot.file, data));
   for (const auto& sample : spec.fewshot.inline_samples) {   // checked by the spec loader
     Fields f;
     for (const auto& [field, key] : spec.fewshot.fields) f[field] = sample.at(key).get<std::string>();

@@ -19,7 +19,13 @@ struct TaskData {
   std::map<std::string, std::string> file_digests;   // relative path -> sha256
 };
 
-// The task's scorer family also picks its dataset adapter (tasks/<family>.cpp). Throws Error.
+// The task's dataset adapter (spec.dataset.adapter, else the generic record adapter when the spec
+// has a gold template, else the scorer family's: tasks/<family>.cpp) reads the docs. Throws Error.
 TaskData load_task_data(const TaskSpec& spec, const std::filesystem::path& data_dir);
+
+// For adapters: `data_dir / relative` after the manifest's sha256 check, its digest recorded in
+// data.file_digests. Throws Error naming the file.
+std::filesystem::path checked_data_file(const std::filesystem::path& data_dir, const std::string& relative,
+                                        TaskData& data);
 
 }  // namespace yardstick

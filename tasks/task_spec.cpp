@@ -113,17 +113,26 @@ class Reader {
 
 StyleSpec parse_style(const Reader& r, const json& j, const std::string& where, PromptStyle style,
                       const TaskSpec& spec) {
-  r.only_keys(j, where, {"shots", "shot_template", "shot_separator", "query_template",
+  r.only_keys(j, where, {"shots", "prefix_template", "shot_template", "shot_separator", "query_template",
                          "shot_answer_template", "max_new_tokens", "stop"});
   StyleSpec s;
   s.shots = r.integer(j, where, "shots", 0, 64);
   s.query_template = r.str(j, where, "query_template");
-  s.max_new_tokens = r.integer(j, where, "max_new_tokens", 1, 1 << 20);
-  s.stop = r.strings(j, where, "stop");
+  if (spec.multiple_choice()) {   // nothing is generated: limits and stops are optional
+    s.max_new_tokens = r.integer_or(j, where, "max_new_tokens", 1, 1 << 20, 1);
+    s.stop = j.contains("stop") ? r.strings(j, where, "stop") : std::vector<std::string>{};
+  } else {
+    s.max_new_tokens = r.integer(j, where, "max_new_tokens", 1, 1 << 20);
+    s.stop = r.strings(j, where, "stop");
+  }
+  s.prefix_template = r.str_or(j, where, "prefix_template", "");
+  r.check_template(s.prefix_template, where + ".prefix_template", spec.dataset.fields);
   r.check_template(s.query_template, where + ".query_template", spec.dataset.fields);
   if (style == PromptStyle::Base) {
-    s.shot_template = r.str(j, where, "shot_template");
-    s.shot_separator = r.str(j, where, "shot_separator");
+    // A task without exemplars (shots 0 and no fewshot source) needs no shot layout.
+    const bool needs_shots = s.shots > 0 || j.contains("shot_template") || spec.fewshot.fields.size() > 0;
+    s.shot_template = needs_shots ? r.str(j, where, "shot_template") : "";
+    s.shot_separator = needs_shots ? r.str(j, where, "shot_separator") : "";
     r.check_template(s.shot_template, where + ".shot_template", spec.fewshot.fields);
     if (j.contains("shot_answer_template")) r.fail(where, "shot_answer_template is for chat styles");
   } else {
@@ -134,7 +143,7 @@ StyleSpec parse_style(const Reader& r, const json& j, const std::string& where, 
     if (j.contains("shot_template") || j.contains("shot_separator"))
       r.fail(where, "shot_template/shot_separator are for the base style; chat exemplars are turns");
   }
-  if (s.shots > 0 && spec.fewshot.file.empty() && spec.fewshot.inline_samples.empty())
+  if (s.shots > 0 && spec.fewshot.file.empty() && spec.fewshot.inline_samples.empty() && spec.fewshot.split.empty())
     r.fail(where + ".shots", "exemplars are asked for but the task has no \"fewshot\" source");
   return s;
 }
@@ -152,24 +161,39 @@ PromptStyle parse_prompt_style(const std::string& name) {
 TaskSpec parse_task_spec(const json& j, const std::string& source) {
   Reader r(source);
   r.only_keys(j, "top level", {"name", "version", "description", "output_type", "scorer", "dataset",
-                               "fewshot", "styles", "sampling", "samples_per_doc", "notes"});
+                               "fewshot", "styles", "sampling", "multiple_choice", "samples_per_doc", "notes"});
   TaskSpec spec;
   spec.name = r.str(j, "top level", "name");
   spec.version = r.integer(j, "top level", "version", 1, 1 << 30);
   spec.description = r.str_or(j, "top level", "description", "");
   spec.output_type = r.str(j, "top level", "output_type");
-  if (spec.output_type != "generate_until")
-    r.fail("output_type", fmt::format("\"{}\" is not supported yet (only generate_until)", spec.output_type));
+  if (spec.output_type != kGenerateUntil && spec.output_type != kMultipleChoice)
+    r.fail("output_type", fmt::format("\"{}\" is not supported (output types: {}, {})", spec.output_type,
+                                      kGenerateUntil, kMultipleChoice));
+  if (j.contains("multiple_choice")) {
+    if (!spec.multiple_choice()) r.fail("multiple_choice", "only for output_type multiple_choice");
+    const json& mc = j.at("multiple_choice");
+    r.only_keys(mc, "multiple_choice", {"normalization", "unconditional_context"});
+    spec.choice.normalization = r.str_or(mc, "multiple_choice", "normalization", "length");
+    if (spec.choice.normalization != "length" && spec.choice.normalization != "sum" &&
+        spec.choice.normalization != "unconditional")
+      r.fail("multiple_choice.normalization",
+             fmt::format("\"{}\" is not one of length, sum, unconditional", spec.choice.normalization));
+    spec.choice.unconditional_context = r.str_or(mc, "multiple_choice", "unconditional_context", "");
+    if (spec.choice.normalization == "unconditional" && spec.choice.unconditional_context.empty())
+      r.fail("multiple_choice.unconditional_context", "unconditional normalization needs a context such as \"Answer:\"");
+  }
   spec.scorer = r.str(j, "top level", "scorer");
 
   const json& ds = r.member(j, "top level", "dataset");
-  r.only_keys(ds, "dataset", {"file", "split", "doc_id", "fields", "gold", "reference", "groups"});
+  r.only_keys(ds, "dataset", {"file", "split", "doc_id", "fields", "gold", "reference", "groups", "adapter"});
   spec.dataset.file = r.str(ds, "dataset", "file");
   spec.dataset.split = r.str(ds, "dataset", "split");
   spec.dataset.doc_id = r.str(ds, "dataset", "doc_id");
   if (spec.dataset.doc_id != "line_index" && spec.dataset.doc_id.rfind("field:", 0) != 0)
     r.fail("dataset.doc_id", "expected \"line_index\" or \"field:<name>\"");
   spec.dataset.fields = r.string_map(ds, "dataset", "fields");
+  spec.dataset.adapter = r.str_or(ds, "dataset", "adapter", "");
   spec.dataset.gold = r.str_or(ds, "dataset", "gold", "");
   spec.dataset.reference = r.str_or(ds, "dataset", "reference", "");
   r.check_template(spec.dataset.gold, "dataset.gold", spec.dataset.fields);
@@ -185,9 +209,14 @@ TaskSpec parse_task_spec(const json& j, const std::string& source) {
 
   if (j.contains("fewshot")) {
     const json& fs = j.at("fewshot");
-    r.only_keys(fs, "fewshot", {"file", "samples", "fields", "inline"});
+    r.only_keys(fs, "fewshot", {"file", "samples", "fields", "inline", "split"});
     spec.fewshot.fields = r.string_map(fs, "fewshot", "fields");
-    if (fs.contains("inline")) {
+    if (fs.contains("split")) {
+      if (fs.contains("file") || fs.contains("samples") || fs.contains("inline"))
+        r.fail("fewshot", "give exemplars by split, inline, or by file and samples: only one");
+      if (spec.dataset.adapter.empty()) r.fail("fewshot.split", "exemplars from a split need a dataset adapter");
+      spec.fewshot.split = r.str(fs, "fewshot", "split");
+    } else if (fs.contains("inline")) {
       if (fs.contains("file") || fs.contains("samples"))
         r.fail("fewshot", "give exemplars either inline or by file and samples, not both");
       const json& samples = fs.at("inline");
@@ -259,13 +288,15 @@ TaskSpec find_task_spec(const std::string& name_or_path, const std::filesystem::
 
 json task_spec_to_json(const TaskSpec& spec) {
   auto style = [](const StyleSpec& s) {
-    return json{{"shots", s.shots},
-                {"shot_template", s.shot_template},
-                {"shot_separator", s.shot_separator},
-                {"query_template", s.query_template},
-                {"shot_answer_template", s.shot_answer_template},
-                {"max_new_tokens", s.max_new_tokens},
-                {"stop", s.stop}};
+    json out{{"shots", s.shots},
+             {"shot_template", s.shot_template},
+             {"shot_separator", s.shot_separator},
+             {"query_template", s.query_template},
+             {"shot_answer_template", s.shot_answer_template},
+             {"max_new_tokens", s.max_new_tokens},
+             {"stop", s.stop}};
+    if (!s.prefix_template.empty()) out["prefix_template"] = s.prefix_template;
+    return out;
   };
   json dataset = {{"file", spec.dataset.file},
                   {"split", spec.dataset.split},
@@ -273,22 +304,28 @@ json task_spec_to_json(const TaskSpec& spec) {
                   {"fields", spec.dataset.fields}};
   json fewshot = {{"file", spec.fewshot.file}, {"samples", spec.fewshot.samples}, {"fields", spec.fewshot.fields}};
   if (!spec.fewshot.inline_samples.empty()) fewshot["inline"] = spec.fewshot.inline_samples;
+  if (!spec.fewshot.split.empty()) fewshot["split"] = spec.fewshot.split;
+  if (!spec.dataset.adapter.empty()) dataset["adapter"] = spec.dataset.adapter;
   // Only when set, so the identity of runs made before these keys existed does not change.
   if (!spec.dataset.gold.empty()) dataset["gold"] = spec.dataset.gold;
   if (!spec.dataset.reference.empty()) dataset["reference"] = spec.dataset.reference;
   if (!spec.dataset.groups.empty()) dataset["groups"] = spec.dataset.groups;
-  return json{{"name", spec.name},
-              {"version", spec.version},
-              {"output_type", spec.output_type},
-              {"scorer", spec.scorer},
-              {"dataset", dataset},
-              {"fewshot", fewshot},
-              {"styles", {{"base", style(spec.base)}, {"chat", style(spec.chat)}}},
-              {"sampling",
-               {{"temperature", spec.sampling.temperature},
-                {"top_p", spec.sampling.top_p},
-                {"top_k", spec.sampling.top_k}}},
-              {"samples_per_doc", spec.samples_per_doc}};
+  json out{{"name", spec.name},
+           {"version", spec.version},
+           {"output_type", spec.output_type},
+           {"scorer", spec.scorer},
+           {"dataset", dataset},
+           {"fewshot", fewshot},
+           {"styles", {{"base", style(spec.base)}, {"chat", style(spec.chat)}}},
+           {"sampling",
+            {{"temperature", spec.sampling.temperature},
+             {"top_p", spec.sampling.top_p},
+             {"top_k", spec.sampling.top_k}}},
+           {"samples_per_doc", spec.samples_per_doc}};
+  if (spec.multiple_choice())
+    out["multiple_choice"] = {{"normalization", spec.choice.normalization},
+                              {"unconditional_context", spec.choice.unconditional_context}};
+  return out;
 }
 
 }  // namespace yardstick

@@ -31,6 +31,9 @@ struct DatasetSpec {
   std::string gold;
   std::string reference;
   std::vector<std::string> groups;
+  // A benchmark-specific reader (tasks/exam_csv.h, tasks/clue.h) for data that is not one JSON line
+  // per doc: "ceval", "cmmlu", "chid", "c3", "ccpm", "cluewsc". `file` is then its folder or file.
+  std::string adapter;
 };
 
 struct FewshotSpec {
@@ -40,10 +43,14 @@ struct FewshotSpec {
   // Exemplars written in the task spec itself ("inline"), for benchmarks whose data directory
   // has none (CMath); an alternative to `file`.
   std::vector<nlohmann::json> inline_samples;
+  // Exemplars the dataset adapter takes from another split of the same data ("dev": C-Eval's and
+  // CMMLU's per-subject dev questions; "train"); an alternative to `file` and `inline`.
+  std::string split;
 };
 
 struct StyleSpec {
   int shots = 0;                      // default number of exemplars
+  std::string prefix_template;        // text over the doc's fields before everything (C-Eval's header)
   std::string shot_template;          // base: one exemplar, question and worked answer
   std::string shot_separator;         // base: between exemplars and before the query
   std::string query_template;         // base: the test question; chat: the user message
@@ -51,6 +58,19 @@ struct StyleSpec {
   int max_new_tokens = 256;
   std::vector<std::string> stop;
 };
+
+// How a multiple-choice task picks its answer from the log-likelihoods of the choices, each a
+// continuation of the same prompt (PROTOCOL.md: "the option with the lowest perplexity").
+struct ChoiceSpec {
+  // "length": the highest mean log-probability per token (lowest perplexity); "sum": the highest
+  // total; "unconditional": the highest total minus the choice's log-likelihood after
+  // `unconditional_context` alone (Brown et al. 2020, for ARC and OpenBookQA).
+  std::string normalization = "length";
+  std::string unconditional_context;
+};
+
+inline constexpr const char* kGenerateUntil = "generate_until";
+inline constexpr const char* kMultipleChoice = "multiple_choice";
 
 struct SamplingSpec {
   double temperature = 0.0;   // 0: greedy
@@ -62,14 +82,17 @@ struct TaskSpec {
   std::string name;
   int version = 0;
   std::string description;
-  std::string output_type;   // "generate_until" (the only kind run so far)
+  std::string output_type;   // kGenerateUntil, or kMultipleChoice (docs carry choices, scored by loglikelihood)
   std::string scorer;        // scorer family passed to scorers::grade
   DatasetSpec dataset;
   FewshotSpec fewshot;
   StyleSpec base;
   StyleSpec chat;
   SamplingSpec sampling;
+  ChoiceSpec choice;         // multiple_choice tasks only
   int samples_per_doc = 1;
+
+  bool multiple_choice() const { return output_type == kMultipleChoice; }
 
   const StyleSpec& style(PromptStyle s) const { return s == PromptStyle::Chat ? chat : base; }
 };

@@ -56,7 +56,10 @@ TEST_P(TaskPrompt, Doc0PromptsMatchGoldens) {
 INSTANTIATE_TEST_SUITE_P(Tasks, TaskPrompt,
                          ::testing::Values(Case{"math", 5000, "test/algebra/1.json"},
                                            Case{"math500", 500, "test/precalculus/807.json"},
-                                           Case{"cmath", 1098, "0"}),
+                                           Case{"cmath", 1098, "0"}, Case{"ceval", 1346, "accountant/0"},
+                                           Case{"cmmlu", 11582, "agronomy/0"}, Case{"chid", 2002, "0"},
+                                           Case{"c3", 3892, "m-0-0"}, Case{"ccpm", 2720, "0"},
+                                           Case{"cluewsc", 976, "0"}),
                          [](const auto& info) { return std::string(info.param.task); });
 
 }  // namespace
