@@ -173,45 +173,6 @@ PublishedComparison compare_to_published(const Estimate& ours, double published)
   return c;
 }
 
-PairedComparison compare_paired(const std::vector<bool>& a, const std::vector<bool>& b, double confidence,
-                                uint64_t seed, int resamples) {
-  if (a.size() != b.size())
-    throw InputError(fmt::format("compare_paired: {} outcomes against {}; pairs need the same docs",
-                                 a.size(), b.size()));
-  double level = two_sided_quantile_level(confidence);
-  PairedComparison c;
-  c.n = a.size();
-  if (c.n == 0) return c;
-  std::vector<int> diff(c.n);   // per doc: +1 only a right, -1 only b right, 0 agree
-  for (size_t i = 0; i < c.n; ++i) {
-    diff[i] = int(a[i]) - int(b[i]);
-    c.only_a += diff[i] > 0;
-    c.only_b += diff[i] < 0;
-  }
-  double nn = static_cast<double>(c.n);
-  c.difference = (static_cast<double>(c.only_a) - static_cast<double>(c.only_b)) / nn;
-  size_t discordant = c.only_a + c.only_b;
-  c.mcnemar_p = discordant == 0 ? 1.0
-                                : std::min(1.0, 2.0 * binomial_half_cdf(std::min(c.only_a, c.only_b), discordant));
-  c.significant = c.mcnemar_p < 1.0 - confidence;
-
-  SplitMix64 rng{seed};
-  std::vector<double> boot(static_cast<size_t>(std::max(resamples, 1)));
-  for (auto& d : boot) {
-    long total = 0;
-    for (size_t i = 0; i < c.n; ++i) total += diff[rng.below(c.n)];
-    d = static_cast<double>(total) / nn;
-  }
-  std::sort(boot.begin(), boot.end());
-  c.ci_low = percentile(boot, 1.0 - level);
-  c.ci_high = percentile(boot, level);
-  return c;
-}
-
-}  // namespace yardstick
-
-namespace yardstick {
-
 namespace {
 
 // The percentile interval and standard deviation of bootstrap statistics around `mean`.
@@ -235,6 +196,39 @@ double mean_of(std::span<const double> v) {
   double sum = 0.0;
   for (double x : v) sum += x;
   return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+}
+
+// The paired differences' mean, the docs on either side, and a bootstrap over docs: the percentile
+// interval of the mean difference and a two-sided p-value (twice the smaller share of resampled
+// means on either side of 0, at least 1/resamples when any doc differs).
+PairedComparison paired_bootstrap(const std::vector<double>& diff, double confidence, uint64_t seed, int resamples) {
+  double level = two_sided_quantile_level(confidence);
+  PairedComparison c;
+  c.n = diff.size();
+  if (c.n == 0) return c;
+  for (double d : diff) {
+    c.only_a += d > 0;
+    c.only_b += d < 0;
+  }
+  c.difference = mean_of(diff);
+  SplitMix64 rng{seed};
+  std::vector<double> boot(static_cast<size_t>(std::max(resamples, 1)));
+  size_t at_or_below = 0, at_or_above = 0;
+  for (auto& m : boot) {
+    double total = 0.0;
+    for (size_t i = 0; i < c.n; ++i) total += diff[rng.below(c.n)];
+    m = total / static_cast<double>(c.n);
+    at_or_below += m <= 0.0;
+    at_or_above += m >= 0.0;
+  }
+  double r = static_cast<double>(boot.size());
+  if (c.only_a + c.only_b > 0)
+    c.mcnemar_p = std::min(1.0, std::max(2.0 * static_cast<double>(std::min(at_or_below, at_or_above)) / r, 1.0 / r));
+  c.significant = c.mcnemar_p < 1.0 - confidence;
+  std::sort(boot.begin(), boot.end());
+  c.ci_low = percentile(boot, 1.0 - level);
+  c.ci_high = percentile(boot, level);
+  return c;
 }
 
 }  // namespace
@@ -284,38 +278,23 @@ PairedComparison compare_paired_values(std::span<const double> a, std::span<cons
   if (a.size() != b.size())
     throw InputError(fmt::format("compare_paired_values: {} values against {}; pairs need the same docs",
                                  a.size(), b.size()));
-  double level = two_sided_quantile_level(confidence);
-  PairedComparison c;
-  c.n = a.size();
-  if (c.n == 0) return c;
-  std::vector<double> diff(c.n);
-  for (size_t i = 0; i < c.n; ++i) {
-    diff[i] = a[i] - b[i];
-    c.only_a += diff[i] > 0;
-    c.only_b += diff[i] < 0;
-  }
-  c.difference = mean_of(diff);
-  SplitMix64 rng{seed};
-  std::vector<double> boot(static_cast<size_t>(std::max(resamples, 1)));
-  size_t at_or_below = 0, at_or_above = 0;
-  for (auto& d : boot) {
-    double total = 0.0;
-    for (size_t i = 0; i < c.n; ++i) total += diff[rng.below(c.n)];
-    d = total / static_cast<double>(c.n);
-    at_or_below += d <= 0.0;
-    at_or_above += d >= 0.0;
-  }
-  double r = static_cast<double>(boot.size());
-  if (c.only_a + c.only_b == 0) {
-    c.mcnemar_p = 1.0;
-  } else {
-    double smaller = static_cast<double>(std::min(at_or_below, at_or_above));
-    c.mcnemar_p = std::min(1.0, std::max(2.0 * smaller / r, 1.0 / r));
-  }
+  std::vector<double> diff(a.size());
+  for (size_t i = 0; i < a.size(); ++i) diff[i] = a[i] - b[i];
+  return paired_bootstrap(diff, confidence, seed, resamples);
+}
+
+PairedComparison compare_paired(const std::vector<bool>& a, const std::vector<bool>& b, double confidence,
+                                uint64_t seed, int resamples) {
+  if (a.size() != b.size())
+    throw InputError(fmt::format("compare_paired: {} outcomes against {}; pairs need the same docs",
+                                 a.size(), b.size()));
+  std::vector<double> diff(a.size());   // per doc: +1 only a right, -1 only b right, 0 agree
+  for (size_t i = 0; i < a.size(); ++i) diff[i] = double(a[i]) - double(b[i]);
+  PairedComparison c = paired_bootstrap(diff, confidence, seed, resamples);
+  size_t discordant = c.only_a + c.only_b;
+  c.mcnemar_p = discordant == 0 ? 1.0
+                                : std::min(1.0, 2.0 * binomial_half_cdf(std::min(c.only_a, c.only_b), discordant));
   c.significant = c.mcnemar_p < 1.0 - confidence;
-  std::sort(boot.begin(), boot.end());
-  c.ci_low = percentile(boot, 1.0 - level);
-  c.ci_high = percentile(boot, level);
   return c;
 }
 
