@@ -66,7 +66,7 @@ std::string protocol_table(const TaskReport& t) {
   out += row("query template", "<pre>" + esc(json_text(style.value("query_template", json()))) + "</pre>", "—");
   out += row("stop strings", "<code>" + esc(p.value("stop", json::array()).dump()) + "</code>", "—");
   out += row("max new tokens", esc(json_text(p.value("max_new_tokens", json()))), "—");
-  out += row("scorer", esc(json_text(spec.value("scorer", json()))), paper_metric);
+  out += row("scorer / metric", esc(json_text(spec.value("scorer", json()))), paper_metric);
   out += row("source", "—", paper_source);
   if (t.published && !t.published->note.empty()) out += row("note", "—", esc(t.published->note));
   return out + "</table>";
