@@ -6,8 +6,29 @@
 #include "engine/error.h"
 #include "harness/commands.h"
 #include "harness/run.h"
+#include "harness/suite.h"
 
 namespace yardstick::cli {
+
+namespace {
+
+// A suite fixes the tasks, their shots and the prompt style: options that would change them are
+// refused rather than silently mixed into a run that claims the paper's protocol.
+void apply_suite(const std::string& name, RunOptions& o) {
+  if (!o.tasks.empty()) throw InputError("--suite and --tasks can't be combined: the suite lists its tasks");
+  if (o.shots) throw InputError("--suite fixes each task's shots; drop --shots");
+  Suite suite = find_suite(name, default_suites_dir(), default_tasks_dir());
+  if (o.style && *o.style != suite.style)
+    throw InputError(fmt::format("suite {} is for {} prompts; drop --style", suite.name, prompt_style_name(suite.style)));
+  o.style = suite.style;
+  for (const auto& t : suite.tasks) {
+    o.tasks.push_back(t.task);
+    o.task_shots[t.task] = t.shots;
+  }
+  o.suite = fmt::format("{} v{}", suite.name, suite.version);
+}
+
+}  // namespace
 
 void register_run(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -21,11 +42,15 @@ void register_run(CLI::App& app) {
     int64_t limit = -1;
     int shots = -1;
     int max_new_tokens = -1;
+    std::string suite;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("--model", args->o.model, "Model directory (HF layout), or \"gold\": answers with the reference solutions");
   cmd->add_option("--tasks", args->o.tasks, "Tasks, e.g. gsm8k (configs/tasks/<name>.json) or a task .json file")
       ->delimiter(',');
+  cmd->add_option("--suite", args->suite,
+                  "A suite (configs/suites/<name>.json, e.g. deepseek-llm-base): its tasks with the paper's shots "
+                  "and prompt style; see `yardstick suites`");
   cmd->add_option("--db", args->o.db, "SQLite database file (created if missing; may hold many runs)")->required();
   cmd->add_option("--limit", args->limit, "Only the first N docs of each task");
   cmd->add_option("--data-dir", args->data_dir, "Benchmark data directory (else $YARDSTICK_DATA, else ../shared/datasets)");
@@ -47,6 +72,7 @@ void register_run(CLI::App& app) {
     if (args->shots >= 0) o.shots = args->shots;
     if (args->max_new_tokens >= 0) o.max_new_tokens = args->max_new_tokens;
     if (!args->style.empty()) o.style = parse_prompt_style(args->style);
+    if (!args->suite.empty()) apply_suite(args->suite, o);
     o.backend = parse_backend_kind(args->backend);
 
     RunOutcome r = run_benchmarks(o, stderr);

@@ -15,5 +15,6 @@ void register_compare(CLI::App& app);      // harness/cmd_compare.cpp
 void register_grade(CLI::App& app);        // harness/cmd_grade.cpp
 void register_synth_model(CLI::App& app);  // harness/cmd_synth_model.cpp
 void register_bench(CLI::App& app);        // harness/cmd_bench.cpp
+void register_suites(CLI::App& app);       // harness/cmd_suites.cpp
 
 }  // namespace yardstick::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   yardstick::cli::register_generate(app);
   yardstick::cli::register_grade(app);
   yardstick::cli::register_run(app);
+  yardstick::cli::register_suites(app);
   yardstick::cli::register_report(app);
   yardstick::cli::register_compare(app);
   yardstick::cli::register_synth_model(app);

@@ -374,7 +374,8 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
       throw InputError(fmt::format("task {} is listed twice", plan.spec.name));
     plan.data = load_task_data(plan.spec, data_dir);
     const StyleSpec& st = plan.spec.style(style);
-    plan.shots = options.shots.value_or(st.shots);
+    auto suite_shots = options.task_shots.find(plan.spec.name);
+    plan.shots = suite_shots != options.task_shots.end() ? suite_shots->second : options.shots.value_or(st.shots);
     // Exemplars are the task's, or each doc's own (C-Eval's per-subject dev questions): the
     // fewest any doc has is the most shots a run can ask for.
     size_t available = SIZE_MAX;
@@ -407,6 +408,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
                  {"prompt_style", prompt_style_name(style)},
                  {"seed", options.seed},
                  {"tasks", task_records}};
+  if (!options.suite.empty()) config["suite"] = options.suite;   // only when set: older runs keep their identity
   std::string config_digest = sha256_hex(config.dump());
 
   std::vector<std::string> task_names;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ struct RunOptions {
   std::string run_name;                            // "" : derived from the model, tasks and config
   uint64_t seed = 0;
   std::optional<int> shots;                        // else the task's default for the style
+  std::map<std::string, int> task_shots;           // per task name, before `shots` (a suite's protocol)
+  std::string suite;                               // "name vN" of the suite the tasks come from, or ""
   std::optional<PromptStyle> style;                // else chat iff the tokenizer has a chat template
   std::optional<int> max_new_tokens;               // else the task's
   BackendKind backend = BackendKind::Cpu;
