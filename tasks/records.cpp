@@ -11,10 +11,23 @@ namespace yardstick {
 
 namespace {
 
-// A record value as template text: "Level 3" stays, 3 becomes "3".
+// A record value as template text: "Level 3" stays, 3 becomes "3". A key starting with '/' is a
+// JSON pointer into the record ("/messages/0/content").
 std::string field_text(const nlohmann::json& row, const std::string& key, const std::string& origin, size_t line) {
-  auto it = row.find(key);
-  if (it == row.end()) throw InputError(fmt::format("{}:{}: no field \"{}\"", origin, line + 1, key));
+  const nlohmann::json* value = nullptr;
+  if (key.starts_with("/")) {
+    nlohmann::json::json_pointer ptr;
+    try {
+      ptr = nlohmann::json::json_pointer(key);
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(fmt::format("{}:{}: \"{}\" is not a JSON pointer", origin, line + 1, key));
+    }
+    if (row.contains(ptr)) value = &row.at(ptr);
+  } else if (auto it = row.find(key); it != row.end()) {
+    value = &*it;
+  }
+  if (!value) throw InputError(fmt::format("{}:{}: no field \"{}\"", origin, line + 1, key));
+  const nlohmann::json* it = value;
   if (it->is_string()) return it->get<std::string>();
   if (it->is_number()) return it->dump();
   throw InputError(fmt::format("{}:{}: field \"{}\" is neither a string nor a number", origin, line + 1, key));

