@@ -49,8 +49,12 @@ std::string render_csv(const std::vector<RunReport>& reports) {
       if (t.metrics.empty()) continue;
       const ReportMetric& primary = t.metrics.front();
       for (const Breakdown& b : t.breakdowns) {
-        for (const GroupEstimate& g : b.groups)
+        for (const GroupEstimate& g : b.groups) {
           out += line(r, t, {primary.scorer, primary.metric, b.key, g.value, primary.interval, g.estimate, "", "", ""});
+          if (g.subject_average)
+            out += line(r, t, {primary.scorer, primary.metric, b.key, g.value + " (average over subjects)", "bootstrap",
+                               *g.subject_average, "", "", ""});
+        }
         out += line(r, t, {primary.scorer, primary.metric, b.key, "(average over groups)", "bootstrap", b.average, "", "", ""});
       }
     }

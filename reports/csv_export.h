@@ -1,5 +1,6 @@
 // Runs' results as CSV (RFC 4180), one row per run x task x metric (every scorer), then one row
-// per breakdown group and one per breakdown average of the task's primary metric. Values are
+// per breakdown group (and per group's average over its subjects, where the docs have subjects) and
+// one per breakdown average of the task's primary metric. Values are
 // fractions in [0, 1]; the published value is as published (percent when its unit says so).
 #pragma once
 

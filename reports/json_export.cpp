@@ -63,6 +63,7 @@ json run_to_json(const RunReport& r) {
       for (const GroupEstimate& g : b.groups) {
         json e = estimate_json(g.estimate);
         e["group"] = g.value;
+        if (g.subject_average) e["average_over_subjects"] = estimate_json(*g.subject_average);
         groups.push_back(e);
       }
       breakdowns.push_back({{"key", b.key}, {"groups", groups}, {"average_over_groups", estimate_json(b.average)}});

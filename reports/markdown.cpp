@@ -27,10 +27,18 @@ std::string pct(double fraction) { return fmt::format("{:.1f}", 100.0 * fraction
 void render_breakdown(std::string& out, const TaskReport& t, const Breakdown& b) {
   const ReportMetric& primary = t.metrics.front();
   out += fmt::format("### {} by {} ({} {})\n\n", t.task, cell(b.key), cell(primary.metric), cell(primary.scorer));
-  out += fmt::format("| {} | ours % (95% CI) | n |\n|---|---|---|\n", cell(b.key));
-  for (const GroupEstimate& g : b.groups)
-    out += fmt::format("| {} | {} [{}, {}] | {} |\n", cell(g.value), pct(g.estimate.mean), pct(g.estimate.ci_low),
+  bool by_subject = std::any_of(b.groups.begin(), b.groups.end(), [](const GroupEstimate& g) { return g.subject_average; });
+  out += fmt::format("| {} | ours % (95% CI) | n |{}\n|---|---|---|{}\n", cell(b.key),
+                     by_subject ? " average over subjects % (95% CI) |" : "", by_subject ? "---|" : "");
+  for (const GroupEstimate& g : b.groups) {
+    out += fmt::format("| {} | {} [{}, {}] | {} |", cell(g.value), pct(g.estimate.mean), pct(g.estimate.ci_low),
                        pct(g.estimate.ci_high), g.estimate.n);
+    if (by_subject)
+      out += g.subject_average ? fmt::format(" {} [{}, {}] |", pct(g.subject_average->mean),
+                                             pct(g.subject_average->ci_low), pct(g.subject_average->ci_high))
+                               : " — |";
+    out += "\n";
+  }
   out += fmt::format("\nAverage over the {} {} groups (each weighted equally): {} [{}, {}] (stratified bootstrap); "
                      "over all {} questions: {}.\n\n",
                      b.groups.size(), cell(b.key), pct(b.average.mean), pct(b.average.ci_low), pct(b.average.ci_high),

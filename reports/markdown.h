@@ -32,6 +32,9 @@ struct ReportMetric {
 struct GroupEstimate {
   std::string value;
   Estimate estimate;
+  // When the docs also carry a "subject" (C-Eval's and CMMLU's categories): the unweighted mean over
+  // the group's subjects, the way those benchmarks average a category; stratified bootstrap.
+  std::optional<Estimate> subject_average;
 };
 
 // A task's accuracy broken down by one key of its docs (reports/results.h says how it is computed).

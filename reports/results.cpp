@@ -9,6 +9,7 @@ namespace {
 
 // Bootstrap seed: fixed, so the same database always gives the same report.
 constexpr uint64_t kBootstrapSeed = 0x79617264;   // "yard"
+constexpr const char* kSubjectKey = "subject";
 
 Estimate estimate_of(const std::vector<const DocOutcome*>& docs, bool proportion, double confidence) {
   if (proportion) {
@@ -74,9 +75,20 @@ std::vector<Breakdown> summarize_breakdowns(const ScorerOutcomes& outcomes, doub
     b.key = key;
     std::vector<std::vector<double>> values;
     for (const auto& [value, docs] : by_value) {
-      b.groups.push_back({value, estimate_of(docs, proportion, confidence)});
+      GroupEstimate g{value, estimate_of(docs, proportion, confidence), std::nullopt};
       auto& v = values.emplace_back();
-      for (const DocOutcome* d : docs) v.push_back(static_cast<double>(d->correct) / static_cast<double>(d->samples));
+      std::map<std::string, std::vector<double>> by_subject;
+      for (const DocOutcome* d : docs) {
+        double x = static_cast<double>(d->correct) / static_cast<double>(d->samples);
+        v.push_back(x);
+        if (auto s = d->groups.find(kSubjectKey); s != d->groups.end()) by_subject[s->second].push_back(x);
+      }
+      if (key != kSubjectKey && !by_subject.empty()) {
+        std::vector<std::vector<double>> subjects;
+        for (auto& [_, xs] : by_subject) subjects.push_back(std::move(xs));
+        g.subject_average = bootstrap_group_average(subjects, confidence, kBootstrapSeed);
+      }
+      b.groups.push_back(std::move(g));
     }
     b.average = bootstrap_group_average(values, confidence, kBootstrapSeed);
     breakdowns.push_back(std::move(b));

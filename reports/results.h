@@ -12,7 +12,8 @@
 // single number per benchmark is read as; PROTOCOL.md does not state otherwise); each breakdown
 // key also gets the unweighted average over its groups ("average over subjects"), whose interval
 // is a stratified bootstrap. Reports show both, so either reading of a paper's table can be
-// checked.
+// checked. A group of another key whose docs carry a subject (C-Eval's category) also gets the
+// average over its subjects, as those benchmarks compute a category's score.
 #pragma once
 
 #include <cstdint>

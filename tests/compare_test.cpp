@@ -250,5 +250,21 @@ TEST(ResultStatistics, AverageOverSubjectsWeighsEachSubjectEqually) {
   EXPECT_NEAR(summarize_metrics({s})[0].value, 0.8, 1e-12);
 }
 
+TEST(ResultStatistics, ACategoryIsAlsoAveragedOverItsSubjects) {
+  ScorerOutcomes s{"choice", 0, {}};
+  // Category STEM: physics 3/3 right, math 0/1. Over its questions 75%, over its subjects 50%.
+  auto add = [&](const std::string& subject, int correct) {
+    s.docs.push_back({std::to_string(s.docs.size()), 1, correct, {{"category", "STEM"}, {"subject", subject}}});
+  };
+  add("physics", 1), add("physics", 1), add("physics", 1), add("math", 0);
+  auto b = summarize_breakdowns(s);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].key, "category");
+  EXPECT_DOUBLE_EQ(b[0].groups[0].estimate.mean, 0.75);
+  ASSERT_TRUE(b[0].groups[0].subject_average.has_value());
+  EXPECT_DOUBLE_EQ(b[0].groups[0].subject_average->mean, 0.5);
+  EXPECT_FALSE(b[1].groups[0].subject_average.has_value());   // a subject is not averaged over itself
+}
+
 }  // namespace
 }  // namespace yardstick
