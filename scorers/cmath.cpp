@@ -6,6 +6,7 @@
 
 #include "scorers/gsm8k.h"
 #include "scorers/math_extract.h"
+#include "scorers/text_util.h"
 
 namespace yardstick {
 
@@ -77,9 +78,7 @@ std::vector<CmathNumber> numbers_in(std::string_view text) {
 
 std::optional<std::string> marked_answer(const std::string& text) {
   if (auto zh = chinese_marked_answer(text)) return zh;
-  std::string lower = text;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  size_t p = lower.rfind("answer is");
+  size_t p = ascii_lower(text).rfind("answer is");
   if (p == std::string::npos) return std::nullopt;
   return text.substr(p + 9);
 }

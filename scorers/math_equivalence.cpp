@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 
 #include "scorers/latex_expr.h"
+#include "scorers/text_util.h"
 
 namespace yardstick {
 
@@ -15,23 +16,7 @@ namespace {
 // the parser away from a runaway generation.
 constexpr size_t kMaxParsedLength = 1000;
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  if (from.empty()) return s;
-  std::string out;
-  size_t pos = 0;
-  for (size_t hit; (hit = s.find(from, pos)) != std::string::npos; pos = hit + from.size()) {
-    out.append(s, pos, hit - pos);
-    out.append(to);
-  }
-  out.append(s, pos, std::string::npos);
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
+std::string trim(std::string_view s) { return std::string(trim_ascii(s)); }
 
 // The spacing commands \, \; \: and "\ " as a space, and the negative space \! removed; a
 // "\\" row break is left alone (its second backslash does not start a command).

@@ -6,22 +6,11 @@
 
 #include <re2/re2.h>
 
+#include "scorers/text_util.h"
+
 namespace yardstick {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 // The content between `open` at the start of `s` and the next `close`, or nullopt.
 std::optional<std::string_view> delimited(std::string_view s, std::string_view open, std::string_view close) {
@@ -44,7 +33,7 @@ std::optional<std::string_view> math_delimited(std::string_view s) {
 std::string_view strip_decoration(std::string_view s) {
   for (bool again = true; again;) {
     again = false;
-    s = trim(s);
+    s = trim_ascii(s);
     for (std::string_view d : {"**", "__", ":"}) {
       if (s.starts_with(d)) s.remove_prefix(d.size()), again = true;
       if (s.ends_with(d)) s.remove_suffix(d.size()), again = true;
@@ -58,8 +47,8 @@ std::string_view strip_decoration(std::string_view s) {
 // starts with or contains one, else the rest of the sentence. A '.' ends the sentence unless a
 // digit follows it (3.5).
 std::string answer_after(std::string_view rest) {
-  rest = trim(rest);
-  while (rest.starts_with(":") || rest.starts_with("**") || rest.starts_with("=")) rest = trim(rest.substr(rest[0] == '*' ? 2 : 1));
+  rest = trim_ascii(rest);
+  while (rest.starts_with(":") || rest.starts_with("**") || rest.starts_with("=")) rest = trim_ascii(rest.substr(rest[0] == '*' ? 2 : 1));
   if (auto m = math_delimited(rest)) return std::string(strip_decoration(*m));
   size_t end = rest.find('\n');
   std::string_view sentence = rest.substr(0, end);
@@ -138,7 +127,7 @@ std::optional<std::string> last_boxed(std::string_view text) {
     }
     if (text[j] == '{') ++depth;
     if (text[j] == '}' && --depth == 0) {
-      std::string_view inside = trim(text.substr(i + 1, j - i - 1));
+      std::string_view inside = trim_ascii(text.substr(i + 1, j - i - 1));
       if (inside.empty()) return std::nullopt;
       return std::string(inside);
     }
@@ -148,7 +137,7 @@ std::optional<std::string> last_boxed(std::string_view text) {
 
 std::string_view math_answer_region(std::string_view output) {
   for (size_t pos = output.find("Problem:"); pos != std::string_view::npos; pos = output.find("Problem:", pos + 1)) {
-    if (pos > 0 && output[pos - 1] == '\n' && !trim(output.substr(0, pos)).empty()) return output.substr(0, pos);
+    if (pos > 0 && output[pos - 1] == '\n' && !trim_ascii(output.substr(0, pos)).empty()) return output.substr(0, pos);
   }
   return output;
 }
@@ -191,12 +180,12 @@ std::optional<ExtractedAnswer> extract_math_answer(std::string_view output) {
 std::optional<std::string> math_gold_answer(std::string_view gold) {
   if (gold.find("\\boxed") != std::string_view::npos || gold.find("\\fbox") != std::string_view::npos)
     return last_boxed(gold);
-  std::string_view s = trim(gold);
+  std::string_view s = trim_ascii(gold);
   if (auto m = math_delimited(s); m && m->size() + 2 <= s.size()) {
     // Only when the delimiters wrap the whole answer: "$1$ and $2$" stays as it is.
     std::string_view inner = *m;
     size_t used = static_cast<size_t>(inner.data() + inner.size() - s.data());
-    std::string_view after = trim(s.substr(used));
+    std::string_view after = trim_ascii(s.substr(used));
     if (after == "$" || after == "$$" || after == "\\)" || after == "\\]" || after == "$." || after == "$$.") s = inner;
   }
   s = strip_decoration(s);

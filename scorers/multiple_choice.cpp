@@ -6,20 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scorers/text_util.h"
+
 namespace yardstick {
 
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
-
 std::optional<int> parse_choice(std::string_view output) {
-  std::string_view s = trim(output);
+  std::string_view s = trim_ascii(output);
   if (s.starts_with("{")) {
     auto j = nlohmann::json::parse(s, nullptr, /*allow_exceptions=*/false);
     if (j.is_object() && j.contains("choice") && j.at("choice").is_number_integer()) {
@@ -30,7 +22,7 @@ std::optional<int> parse_choice(std::string_view output) {
   }
   if (!s.empty() && s.size() <= 6 && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
     return std::stoi(std::string(s));
-  if (s.starts_with("(") && s.ends_with(")")) s = trim(s.substr(1, s.size() - 2));
+  if (s.starts_with("(") && s.ends_with(")")) s = trim_ascii(s.substr(1, s.size() - 2));
   if (s.ends_with(".")) s.remove_suffix(1);
   if (s.size() == 1 && s[0] >= 'A' && s[0] <= 'Z') return s[0] - 'A';
   return std::nullopt;
