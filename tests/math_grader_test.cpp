@@ -219,6 +219,26 @@ TEST_F(MathDataset, EvaluatorSeparatesEveryGoldFromAPerturbedCopy) {
   EXPECT_GE(scalar, 4000) << scalar << " gold answers evaluated to a number";
 }
 
+// Truncated generations (cut anywhere: braces unbalanced, LaTeX half-written) get verdicts with a
+// known status, never exceptions.
+TEST_F(MathDataset, TruncatedSolutionsNeverThrow) {
+  auto rows = load("math/test.jsonl");
+  if (rows.empty()) GTEST_SKIP() << "no math/test.jsonl under " << test::shared_dir();
+  size_t graded = 0;
+  for (size_t i = 0; i < rows.size(); i += 7) {
+    const std::string& sol = rows[i].solution;
+    for (size_t cut : {sol.size() / 3, sol.size() / 2, sol.size() - 3}) {
+      std::string prediction = sol.substr(0, cut);
+      std::vector<Verdict> v;
+      ASSERT_NO_THROW(v = grade_math(prediction, sol)) << rows[i].unique_id << " cut at " << cut;
+      ASSERT_EQ(v.size(), 2u);
+      EXPECT_TRUE(is_verdict_status(v[0].status));
+      ++graded;
+    }
+  }
+  EXPECT_GT(graded, 2000u);
+}
+
 TEST_F(MathDataset, Math500AnswersMatchTheirSolutions) {
   auto rows = load("math500/test.jsonl");
   if (rows.empty()) GTEST_SKIP() << "no math500/test.jsonl under " << test::shared_dir();
