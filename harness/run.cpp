@@ -82,6 +82,9 @@ struct TaskPlan {
   int shots = 0;
   int max_new_tokens = 0;
   std::vector<std::string> stop;
+  // Multiple choice through the chat template: the assistant turn is "Assistant: " + content, so a
+  // choice follows the generation prompt "Assistant:" after a space.
+  std::string choice_prefix;
 };
 
 struct PendingSample {
@@ -204,7 +207,8 @@ void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, cons
       const PendingSample& p = pending[i];
       LoglikelihoodRequest r;
       r.context_ids = with_bos(p.prompt);
-      for (const auto& choice : p.doc->choices) r.continuations.push_back(lm.tokenizer->encode(choice));
+      for (const auto& choice : p.doc->choices)
+        r.continuations.push_back(lm.tokenizer->encode(p.task->choice_prefix + choice));
       requests.push_back(r);
       if (p.task->spec.choice.normalization == "unconditional") {
         r.context_ids = with_bos(p.task->spec.choice.unconditional_context);
@@ -388,6 +392,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     plan.max_new_tokens = options.max_new_tokens.value_or(st.max_new_tokens);
     if (plan.max_new_tokens < 1) throw InputError("--max-new-tokens must be >= 1");
     plan.stop = st.stop;
+    if (plan.spec.multiple_choice() && style == PromptStyle::Chat) plan.choice_prefix = " ";
     task_records.push_back({{"name", plan.spec.name},
                             {"version", plan.spec.version},
                             {"shots", plan.shots},

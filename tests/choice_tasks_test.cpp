@@ -5,11 +5,13 @@
 
 #include "engine/error.h"
 #include "harness/choice_scoring.h"
+#include "harness/store.h"
 #include "scorers/cluewsc.h"
 #include "scorers/multiple_choice.h"
 #include "scorers/registry.h"
 #include "tasks/task_data.h"
 #include "tasks/task_spec.h"
+#include "tests/cli_process.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -162,6 +164,39 @@ TEST_F(ChoiceAdapters, CluewscExemplarsAreTruePairsAndGoldsCarryTheLabel) {
   auto gold = nlohmann::json::parse(data.docs[0].gold);
   EXPECT_EQ(gold.at("candidate"), data.docs[0].fields.at("candidate"));
   EXPECT_TRUE(gold.at("label").is_boolean());
+}
+
+// The real path through the engine: a tiny random model scores C-Eval's four letters after the
+// prompt (base) and after the chat template's "Assistant:" (chat); each sample's output is the
+// pick with one score per choice, graded like any other output.
+TEST(ChoiceRun, TinyModelScoresEveryChoiceInBothStyles) {
+  if (!fs::exists(test::shared_dir() / "datasets" / "ceval")) GTEST_SKIP() << "no C-Eval data";
+  fs::path dir = test::make_temp_dir("choice-run");
+  auto made = test::run_cli({"synth-model", "--out", (dir / "model").string(), "--preset", "tiny", "--seed", "3"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  for (const char* style : {"base", "chat"}) {
+    fs::path db = dir / (std::string(style) + ".db");
+    auto r = test::run_cli({"run", "--model", (dir / "model").string(), "--tasks", "ceval", "--limit", "2", "--style",
+                            style, "--threads", "1", "--db", db.string()});
+    ASSERT_EQ(r.code, 0) << r.err;
+    Store store(db);
+    auto run = store.latest_run();
+    ASSERT_TRUE(run);
+    auto samples = store.samples(run->id);
+    ASSERT_EQ(samples.size(), 2u);
+    for (const auto& s : samples) {
+      EXPECT_EQ(s.finish_reason, "scored") << s.error;
+      auto out = nlohmann::json::parse(s.output);
+      ASSERT_EQ(out.at("scores").size(), 4u);
+      int choice = out.at("choice").get<int>();
+      EXPECT_GE(choice, 0);
+      EXPECT_LT(choice, 4);
+      for (int t : out.at("tokens")) EXPECT_GE(t, 1);
+      auto verdicts = store.verdicts(s.id);
+      ASSERT_EQ(verdicts.size(), 1u);
+      EXPECT_EQ(verdicts[0].correct, std::to_string(choice) == s.gold);
+    }
+  }
 }
 
 TEST(ChoiceTaskSpec, RejectsAnUnknownNormalisation) {
