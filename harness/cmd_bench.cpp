@@ -1,13 +1,435 @@
-// Placeholder registration until this command is built; it refuses to run.
+// yardstick bench (--synthetic 7b|67b|SPEC | --model DIR) [--compare-hf] [--json FILE] ...
+// Throughput of the CUDA backend, each number beside its physical limit measured in the same
+// run (device copy bandwidth for decode, cuBLASLt bf16 matrix rate for prefill), and with
+// --compare-hf beside Hugging Face transformers on the same shape and workloads, plus the
+// log-prob / greedy agreement of the two on the same weights. Synthetic weights are random
+// values of the exact shape generated on the device, so a 7B or 67B needs no download.
+// SPEC is key=value pairs over the 7B shape: layers=2,hidden=1024,ffn=2816,heads=8,kv_heads=8,
+// head_dim=128,vocab=32000,ctx=2048.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
 #include "engine/error.h"
+#include "engine/model_config.h"
 #include "harness/commands.h"
+#ifdef YARDSTICK_HAVE_CUDA
+#include <unistd.h>
+
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/probes.h"
+#include "engine/sampler.h"
+#include "engine/weights.h"
+#endif
 
 namespace yardstick::cli {
 
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct BenchArgs {
+  std::string synthetic;
+  std::string model_dir;
+  bool compare_hf = false;
+  std::string hf_script = std::string(YARDSTICK_SOURCE_DIR) + "/bench/hf_compare.py";
+  std::string json_out;
+  int prefill_seqs = 8;
+  int prefill_len = 512;
+  int prompt_len = 128;
+  int decode_steps = 64;
+  int hf_decode_steps = 32;
+  std::string batches = "1,8,32,128,256";
+  uint64_t seed = 1;
+};
+
+// The DeepSeek LLM shapes (shared/reference/config), as config.json would say them.
+json synthetic_config(const std::string& spec) {
+  json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_act", "silu"},
+              {"hidden_size", 4096}, {"intermediate_size", 11008}, {"num_hidden_layers", 30},
+              {"num_attention_heads", 32}, {"num_key_value_heads", 32}, {"max_position_embeddings", 4096},
+              {"vocab_size", 102400}, {"rms_norm_eps", 1e-6}, {"rope_theta", 10000.0},
+              {"tie_word_embeddings", false}, {"bos_token_id", 100000}, {"eos_token_id", 100001}};
+  if (spec == "7b") return cfg;
+  if (spec == "67b") {
+    cfg["hidden_size"] = 8192;
+    cfg["intermediate_size"] = 22016;
+    cfg["num_hidden_layers"] = 95;
+    cfg["num_attention_heads"] = 64;
+    cfg["num_key_value_heads"] = 8;
+    return cfg;
+  }
+  static const std::pair<const char*, const char*> keys[] = {
+      {"layers", "num_hidden_layers"}, {"hidden", "hidden_size"}, {"ffn", "intermediate_size"},
+      {"heads", "num_attention_heads"}, {"kv_heads", "num_key_value_heads"}, {"head_dim", "head_dim"},
+      {"vocab", "vocab_size"}, {"ctx", "max_position_embeddings"}};
+  std::stringstream in(spec);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const auto* k = std::find_if(std::begin(keys), std::end(keys), [&](auto& p) { return key == p.first; });
+    if (eq == std::string::npos || k == std::end(keys)) {
+      throw InputError(fmt::format("bench: --synthetic '{}': expected 7b, 67b or key=value pairs of layers, hidden, "
+                                   "ffn, heads, kv_heads, head_dim, vocab, ctx; got '{}'", spec, item));
+    }
+    try {
+      cfg[k->second] = std::stoi(item.substr(eq + 1));
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("bench: --synthetic '{}': '{}' is not a number", spec, item.substr(eq + 1)));
+    }
+  }
+  return cfg;
+}
+
+std::vector<int> parse_batches(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      out.push_back(std::stoi(item));
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("bench: --batches '{}': '{}' is not a number", s, item));
+    }
+    if (out.back() < 1) throw InputError(fmt::format("bench: --batches '{}': sizes must be positive", s));
+  }
+  return out;
+}
+
+#ifdef YARDSTICK_HAVE_CUDA
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs bench/hf_compare.py (torch + transformers) before this process touches the GPU, so the
+// two never hold device memory at once.
+json run_hf(const BenchArgs& a, const json& cfg_json, const fs::path& work) {
+  const fs::path out = work / "hf.json";
+  std::string cmd = "python3 " + quoted(a.hf_script) + " --out " + quoted(out.string());
+  if (!a.model_dir.empty()) {
+    cmd += " --model " + quoted(a.model_dir);
+  } else {
+    const fs::path cfg = work / "config.json";
+    std::ofstream(cfg) << cfg_json.dump(2);
+    cmd += " --config " + quoted(cfg.string()) + " --save-model " + quoted((work / "model").string());
+  }
+  cmd += fmt::format(" --seed {} --prefill-seqs {} --prefill-len {} --prompt-len {} --decode-steps {} --batches {}",
+                     a.seed, a.prefill_seqs, a.prefill_len, a.prompt_len, a.hf_decode_steps, quoted(a.batches));
+  fmt::print(stderr, "bench: running Hugging Face transformers: {}\n", cmd);
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    throw Error(fmt::format("bench: --compare-hf: {} failed (status {}); it needs python3 with torch and transformers",
+                            a.hf_script, rc));
+  }
+  std::ifstream in(out);
+  return json::parse(in);
+}
+
+struct Shape {
+  double streamed_bytes;   // weight bytes a decode step reads (all but the embedding table)
+  double matmul_params;    // parameters in the per-token matrix products, lm_head included
+  double kv_bytes_per_token;
+  double attn_width;       // NH * HD
+  int layers;
+  double lm_head_params;
+};
+
+Shape shape_of(const ModelConfig& cfg, size_t weight_bytes) {
+  const double C = cfg.hidden_size, V = cfg.vocab_size, HD = cfg.head_dim, FF = cfg.intermediate_size;
+  const double per_layer = C * (cfg.num_heads + 2.0 * cfg.num_kv_heads) * HD + C * cfg.num_heads * HD + 3 * C * FF;
+  Shape s;
+  s.lm_head_params = V * C;
+  s.matmul_params = per_layer * cfg.num_layers + s.lm_head_params;
+  s.streamed_bytes = double(weight_bytes) - (cfg.tie_word_embeddings ? 0.0 : V * C * 2);
+  s.kv_bytes_per_token = double(cfg.num_layers) * 2 * cfg.num_kv_heads * HD * 2;
+  s.attn_width = cfg.num_heads * HD;
+  s.layers = cfg.num_layers;
+  return s;
+}
+
+// Tokens/s no implementation can beat: the slower of moving the bytes at the measured copy
+// bandwidth and doing the FLOPs at the measured matrix rate.
+double decode_limit(const Shape& s, int batch, double context, double bw, double rate) {
+  const double bytes = s.streamed_bytes + batch * (context + 1) * s.kv_bytes_per_token;
+  const double flops = batch * (2 * s.matmul_params + 4.0 * context * s.attn_width * s.layers);
+  return batch / std::max(bytes / bw, flops / rate);
+}
+
+double prefill_limit(const Shape& s, int seqs, int len, double bw, double rate) {
+  const double tokens = double(seqs) * len;
+  const double flops = tokens * 2 * (s.matmul_params - s.lm_head_params) + seqs * 2 * s.lm_head_params +
+                       seqs * 2.0 * double(len) * len * s.attn_width * s.layers;
+  return tokens / std::max(s.streamed_bytes / bw, flops / rate);
+}
+
+std::vector<int32_t> random_ids(std::mt19937_64& rng, int n, int vocab) {
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (auto& id : ids) id = int32_t(3 + rng() % uint64_t(vocab - 3));
+  return ids;
+}
+
+// Prefills `prompts` in one call (logits at the last position only); returns the greedy picks.
+std::vector<int32_t> prefill(CudaBackend& b, const std::vector<SeqId>& seqs,
+                             const std::vector<std::vector<int32_t>>& prompts) {
+  std::vector<ForwardChunk> chunks;
+  for (size_t i = 0; i < seqs.size(); ++i)
+    chunks.push_back(ForwardChunk{seqs[i], prompts[i], int(prompts[i].size()) - 1});
+  std::vector<TokenPick> picks(seqs.size());
+  std::vector<PickedToken> out;
+  b.forward_pick(chunks, picks, out);
+  std::vector<int32_t> next;
+  for (const PickedToken& p : out) next.push_back(p.token);
+  return next;
+}
+
+double bench_prefill(CudaBackend& b, const BenchArgs& a, std::mt19937_64& rng) {
+  std::vector<double> times;
+  for (int rep = 0; rep < 4; ++rep) {   // the first is a warm-up
+    std::vector<SeqId> seqs;
+    std::vector<std::vector<int32_t>> prompts;
+    for (int i = 0; i < a.prefill_seqs; ++i) {
+      seqs.push_back(b.open_sequence());
+      prompts.push_back(random_ids(rng, a.prefill_len, b.config().vocab_size));
+    }
+    const auto t0 = Clock::now();
+    prefill(b, seqs, prompts);
+    if (rep > 0) times.push_back(seconds_since(t0));
+    for (SeqId s : seqs) b.close_sequence(s);
+  }
+  std::sort(times.begin(), times.end());
+  return double(a.prefill_seqs) * a.prefill_len / times[times.size() / 2];
+}
+
+// Decode tokens/s of `batch` sequences after a prompt_len prefill: decode_steps timed steps
+// after three warm-up steps (eager, graph capture, first replay). NaN when the KV cache can't
+// hold the batch.
+double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_64& rng) {
+  constexpr int kWarmUp = 3;
+  const int64_t per_seq = (a.prompt_len + kWarmUp + a.decode_steps + b.kv_block_size() - 1) / b.kv_block_size();
+  if (per_seq * batch > b.kv_free_blocks()) return NAN;
+  std::vector<SeqId> seqs;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < batch; ++i) {
+    seqs.push_back(b.open_sequence());
+    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
+  }
+  std::vector<int32_t> next = prefill(b, seqs, prompts);
+  std::vector<ForwardChunk> chunks(static_cast<size_t>(batch));
+  std::vector<TokenPick> picks(static_cast<size_t>(batch));
+  std::vector<PickedToken> out;
+  Clock::time_point t0;
+  for (int step = 0; step < kWarmUp + a.decode_steps; ++step) {
+    if (step == kWarmUp) t0 = Clock::now();
+    for (int i = 0; i < batch; ++i) chunks[size_t(i)] = ForwardChunk{seqs[size_t(i)], std::span(&next[size_t(i)], 1), 0};
+    b.forward_pick(chunks, picks, out);
+    for (int i = 0; i < batch; ++i) next[size_t(i)] = out[size_t(i)].token;
+  }
+  const double t = seconds_since(t0);
+  for (SeqId s : seqs) b.close_sequence(s);
+  return double(batch) * a.decode_steps / t;
+}
+
+struct AgreementResult {
+  double max_error = 0, mean_error = 0;
+  int same = 0, n = 0, same_clear = 0, n_clear = 0;   // clear: HF's top-2 margin > 0.1
+};
+
+AgreementResult agreement(CudaBackend& b, const json& hf) {
+  AgreementResult r;
+  double sum = 0;
+  const size_t V = size_t(b.config().vocab_size);
+  for (const json& p : hf["agreement"]) {
+    const auto ids = p["ids"].get<std::vector<int32_t>>();
+    const auto lp = p["logprobs"].get<std::vector<double>>();
+    const auto am = p["argmax"].get<std::vector<int32_t>>();
+    const auto margin = p["margin"].get<std::vector<double>>();
+    const SeqId s = b.open_sequence();
+    std::vector<float> logits;
+    const ForwardChunk c{s, ids, 0};
+    b.forward(std::span(&c, 1), logits);
+    b.close_sequence(s);
+    for (size_t t = 0; t + 1 < ids.size(); ++t) {
+      const std::span<const float> row(&logits[t * V], V);
+      const double mine = double(row[size_t(ids[t + 1])]) - logsumexp(row);
+      const double err = std::fabs(mine - lp[t]);
+      r.max_error = std::max(r.max_error, err);
+      sum += err;
+      const bool same = argmax(row) == am[t];
+      r.same += same;
+      ++r.n;
+      if (margin[t] > 0.1) {
+        r.same_clear += same;
+        ++r.n_clear;
+      }
+    }
+  }
+  r.mean_error = r.n ? sum / r.n : 0;
+  return r;
+}
+
+struct Row {
+  std::string workload;
+  double tok_s, limit, hf;
+};
+
+void run_bench(const BenchArgs& a) {
+  if (a.synthetic.empty() == a.model_dir.empty()) throw InputError("bench: give exactly one of --synthetic and --model");
+  json cfg_json;
+  ModelConfig cfg;
+  std::string label;
+  if (!a.model_dir.empty()) {
+    cfg = load_model_config(a.model_dir);
+    label = a.model_dir;
+  } else {
+    cfg_json = synthetic_config(a.synthetic);
+    cfg = parse_model_config(cfg_json, "--synthetic " + a.synthetic);
+    label = "synthetic " + a.synthetic;
+  }
+  const std::vector<int> batches = parse_batches(a.batches);
+  const fs::path work = fs::temp_directory_path() / fmt::format("yardstick-bench-{}", getpid());
+  fs::create_directories(work);
+  json hf;
+  if (a.compare_hf) hf = run_hf(a, cfg_json, work);
+
+  fmt::print(stderr, "bench: measuring the device's copy bandwidth and bf16 GEMM rate\n");
+  const double bw = cuda::measure_copy_bandwidth();
+  const double rate = cuda::measure_gemm_rate();
+
+  CudaBackendOptions opts;
+  opts.max_step_seqs = std::max(opts.max_step_seqs, *std::max_element(batches.begin(), batches.end()));
+  opts.max_step_tokens = std::max(opts.max_step_tokens, a.prefill_seqs * a.prefill_len);
+  const auto t_load = Clock::now();
+  std::unique_ptr<CudaBackend> backend =
+      a.model_dir.empty() ? CudaBackend::synthetic(cfg, a.seed, opts)
+                          : std::make_unique<CudaBackend>(cfg, Weights::load(a.model_dir, cfg), opts);
+  fmt::print(stderr, "bench: {} on {} ready in {:.1f} s ({:.2f} GB of bf16 weights, KV cache of {} tokens)\n", label,
+             backend->device_name(), seconds_since(t_load), backend->weight_bytes() / 1e9,
+             backend->kv_total_blocks() * backend->kv_block_size());
+  const Shape shape = shape_of(cfg, backend->weight_bytes());
+  std::mt19937_64 rng(a.seed);
+  auto hf_rate = [&](const std::string& key, const std::string& sub) -> double {
+    if (!hf.contains(key)) return NAN;
+    if (sub.empty()) return hf[key].get<double>();
+    return hf[key].contains(sub) ? hf[key][sub].get<double>() : NAN;
+  };
+
+  std::vector<Row> rows;
+  fmt::print(stderr, "bench: prefill {} x {}\n", a.prefill_seqs, a.prefill_len);
+  rows.push_back({fmt::format("prefill {} x {} tokens", a.prefill_seqs, a.prefill_len), bench_prefill(*backend, a, rng),
+                  prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate), hf_rate("prefill_tok_s", "")});
+  const double context = a.prompt_len + 3 + a.decode_steps / 2.0;
+  for (int batch : batches) {
+    fmt::print(stderr, "bench: decode at {} sequences\n", batch);
+    rows.push_back({fmt::format("decode {} seq (ctx {}+{})", batch, a.prompt_len, a.decode_steps),
+                    bench_decode(*backend, a, batch, rng), decode_limit(shape, batch, context, bw, rate),
+                    hf_rate("decode_tok_s", std::to_string(batch))});
+  }
+  if (std::find(batches.begin(), batches.end(), 1) != batches.end()) {
+    // A/B of the small-batch projection path: the same decode through cuBLASLt alone.
+    backend->set_small_batch_gemv(false);
+    rows.push_back({fmt::format("decode 1 seq, cuBLASLt only"), bench_decode(*backend, a, 1, rng),
+                    decode_limit(shape, 1, context, bw, rate), hf_rate("decode_tok_s", "1")});
+    backend->set_small_batch_gemv(true);
+  }
+  const std::string device = backend->device_name();
+  const size_t weight_bytes = backend->weight_bytes();
+  backend.reset();
+
+  std::optional<AgreementResult> agree;
+  if (a.compare_hf) {
+    const fs::path dir = a.model_dir.empty() ? work / "model" : fs::path(a.model_dir);
+    fmt::print(stderr, "bench: agreement with HF on {}\n", dir.string());
+    const ModelConfig saved = load_model_config(dir);
+    CudaBackendOptions small;
+    small.kv_max_bytes = int64_t(4) << 30;
+    CudaBackend same(saved, Weights::load(dir, saved), small);
+    agree = agreement(same, hf);
+  }
+  fs::remove_all(work);
+
+  fmt::print("yardstick bench: {} ({} layers, hidden {}, {}/{} heads, ffn {}, vocab {}), {:.2f} GB bf16 weights, {}\n",
+             label, cfg.num_layers, cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.intermediate_size,
+             cfg.vocab_size, weight_bytes / 1e9, device);
+  fmt::print("measured limits: device copy {:.2f} TB/s (read + write), cuBLASLt bf16 GEMM 8192^3 {:.0f} TFLOP/s\n",
+             bw / 1e12, rate / 1e12);
+  if (a.compare_hf) {
+    fmt::print("Hugging Face: transformers {}, torch {}\n", hf.value("transformers", "?"), hf.value("torch", "?"));
+  }
+  fmt::print("\n| workload | yardstick tok/s | limit tok/s | of limit | HF tok/s | vs HF |\n|---|---:|---:|---:|---:|---:|\n");
+  json rows_json = json::array();
+  for (const Row& r : rows) {
+    auto num = [](double v, const char* f) { return std::isnan(v) ? std::string("-") : fmt::format(fmt::runtime(f), v); };
+    fmt::print("| {} | {} | {} | {} | {} | {} |\n", r.workload, num(r.tok_s, "{:.0f}"), num(r.limit, "{:.0f}"),
+               num(r.tok_s / r.limit, "{:.2f}"), num(r.hf, "{:.0f}"), num(r.tok_s / r.hf, "{:.1f}x"));
+    rows_json.push_back({{"workload", r.workload}, {"tok_s", r.tok_s}, {"limit_tok_s", r.limit}, {"hf_tok_s", r.hf}});
+  }
+  json result = {{"model", label}, {"device", device}, {"copy_bytes_per_s", bw}, {"gemm_flops_per_s", rate},
+                 {"rows", rows_json}};
+  if (agree) {
+    fmt::print("\nagreement with HF transformers bf16 on the same weights ({} positions, teacher-forced): "
+               "max |dlogprob| {:.4f}, mean {:.4f}; greedy token agrees at {}/{} ({:.1f}%), at {}/{} ({:.1f}%) where "
+               "HF's top-2 margin > 0.1\n",
+               agree->n, agree->max_error, agree->mean_error, agree->same, agree->n, 100.0 * agree->same / agree->n,
+               agree->same_clear, agree->n_clear, agree->n_clear ? 100.0 * agree->same_clear / agree->n_clear : 0.0);
+    result["agreement"] = {{"positions", agree->n}, {"max_logprob_error", agree->max_error},
+                           {"mean_logprob_error", agree->mean_error}, {"greedy_same", agree->same},
+                           {"clear_positions", agree->n_clear}, {"greedy_same_clear", agree->same_clear}};
+  }
+  if (!a.json_out.empty()) std::ofstream(a.json_out) << result.dump(2) << "\n";
+}
+
+#endif  // YARDSTICK_HAVE_CUDA
+
+}  // namespace
+
 void register_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "(not built yet)");
-  cmd->allow_extras();
-  cmd->callback([] { throw Error("'bench' is not implemented yet"); });
+  auto args = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "CUDA backend throughput against the hardware limit (and Hugging Face)");
+  cmd->add_option("--synthetic", args->synthetic, "7b, 67b, or key=value pairs over the 7B shape");
+  cmd->add_option("--model", args->model_dir, "a model directory");
+  cmd->add_flag("--compare-hf", args->compare_hf, "also run Hugging Face transformers (python3 + torch)");
+  cmd->add_option("--hf-script", args->hf_script, "bench/hf_compare.py")->capture_default_str();
+  cmd->add_option("--json", args->json_out, "also write the results here");
+  cmd->add_option("--prefill-seqs", args->prefill_seqs, "sequences in the prefill workload")->capture_default_str();
+  cmd->add_option("--prefill-len", args->prefill_len, "tokens of each prefill sequence")->capture_default_str();
+  cmd->add_option("--prompt-len", args->prompt_len, "prompt tokens before decoding")->capture_default_str();
+  cmd->add_option("--decode-steps", args->decode_steps, "timed decode steps")->capture_default_str();
+  cmd->add_option("--hf-decode-steps", args->hf_decode_steps, "tokens HF generates per batch")->capture_default_str();
+  cmd->add_option("--batches", args->batches, "concurrent sequences for decode")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "seed of the synthetic weights and prompts")->capture_default_str();
+  cmd->callback([args] {
+#ifdef YARDSTICK_HAVE_CUDA
+    run_bench(*args);
+#else
+    synthetic_config(args->synthetic.empty() ? "7b" : args->synthetic);   // still report a bad spec first
+    parse_batches(args->batches);
+    throw Error("bench: this yardstick was built without the CUDA backend (configure with -DYARDSTICK_CUDA=ON)");
+#endif
+  });
 }
 
 }  // namespace yardstick::cli

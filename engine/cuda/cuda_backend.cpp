@@ -161,6 +161,7 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& optio
   }
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
   gemm_ = std::make_unique<cuda::Gemm>();
+  gemm_->set_small_batch_gemv(opts_.small_batch_gemv);
   buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_);
 }
 
@@ -246,6 +247,14 @@ SeqId CudaBackend::fork_sequence(SeqId seq) {
   copy.blocks = kv_->fork(src.blocks, src.length, stream_);
   seqs_.emplace(next_id_, std::move(copy));
   return next_id_++;
+}
+
+void CudaBackend::set_small_batch_gemv(bool on) {
+  opts_.small_batch_gemv = on;
+  gemm_->set_small_batch_gemv(on);
+  for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
+  graphs_.clear();
+  decode_runs_.clear();
 }
 
 int CudaBackend::kv_block_size() const { return kv_->block_size(); }

@@ -38,6 +38,7 @@ struct CudaBackendOptions {
   int64_t kv_max_bytes = 0;        // cap on the KV cache (0: none)
   int max_sequence_length = 0;     // 0: the model's context window (less if the KV cache is smaller)
   bool cuda_graphs = true;         // replay decode steps from CUDA graphs
+  bool small_batch_gemv = true;    // projections of <= 8 rows through gemv.h instead of cuBLASLt
 };
 
 class CudaBackend final : public Backend {
@@ -73,6 +74,9 @@ class CudaBackend final : public Backend {
   int kv_block_size() const;
   int64_t kv_free_blocks() const;
   int64_t kv_total_blocks() const;
+
+  // Switches the small-batch projection path (benchmark A/B); forgets captured graphs.
+  void set_small_batch_gemv(bool on);
 
   std::string device_name() const { return device_name_; }
   size_t weight_bytes() const;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/gemv.h"
 #include "engine/error.h"
 
 namespace yardstick::cuda {
@@ -63,6 +64,10 @@ const Gemm::Plan& Gemm::plan(int rows, int out, int in, bool y_f32) {
 void Gemm::linear(const bf16* x, const bf16* w, void* y, bool y_f32, int rows, int out, int in,
                   cudaStream_t stream) {
   if (rows == 0) return;
+  if (small_batch_gemv_ && gemv_supports(x, w, rows, in)) {
+    gemv(x, w, y, y_f32, rows, out, in, stream);
+    return;
+  }
   const Plan& p = plan(rows, out, in, y_f32);
   const float alpha = 1.f, beta = 0.f;
   check(cublasLtMatmul(handle_, p.op, &alpha, w, p.w, x, p.x, &beta, y, p.y, y, p.y, &p.algo,

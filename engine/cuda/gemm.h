@@ -23,11 +23,14 @@ class Gemm {
   Gemm& operator=(const Gemm&) = delete;
 
   // y = x w^T, as torch.nn.functional.linear(x, w): the weight in the checkpoint's [out, in]
-  // layout. y is bf16, or fp32 when y_f32 (the logits).
+  // layout. y is bf16, or fp32 when y_f32 (the logits). A few rows go to gemv (gemv.h) when
+  // small_batch_gemv is on and the shape allows, everything else to cuBLASLt.
   void linear(const bf16* x,   // [rows, in]
               const bf16* w,   // [out, in]
               void* y,         // [rows, out]
               bool y_f32, int rows, int out, int in, cudaStream_t stream);
+
+  void set_small_batch_gemv(bool on) { small_batch_gemv_ = on; }
 
  private:
   struct Plan {
@@ -40,6 +43,7 @@ class Gemm {
   cublasLtHandle_t handle_ = nullptr;
   DeviceBuffer workspace_;
   std::map<std::tuple<int, int, int, bool>, Plan> plans_;
+  bool small_batch_gemv_ = true;
 };
 
 }  // namespace yardstick::cuda

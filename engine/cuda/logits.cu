@@ -80,7 +80,8 @@ __global__ void __launch_bounds__(kThreads)
   const float lse = zmax + float(log(block_sum(sum, d_scratch)));
 
   int token = best.index;
-  if (req.temperature > 0.f && req.top_k != 1) {
+  // As sample_token: no temperature, top_k 1 or top_p 0 all keep only the argmax.
+  if (req.temperature > 0.f && req.top_k != 1 && req.top_p > 0.f) {
     const float inv_t = 1.f / req.temperature;
     auto count_at_least = [&](uint64_t t) {
       unsigned long long n = 0;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The CUDA backend's check on the GPU machine, in one call:
+#   scripts/device-check.sh prepare   here: builds yardstick and the GPU tests (CUDA on, re2 static)
+#                                     and copies them into .carry/ (git-ignored) for the trip
+#   scripts/device-check.sh run       there, from the repo root: build checks, the GPU tests, and
+#                                     `yardstick bench --synthetic 7b --compare-hf`; logs under $OUT,
+#                                     a short table at the end
+# The device tool's call: run(command="bash scripts/device-check.sh run", carry=[".carry"]).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+prepare() {
+  local build=${YARDSTICK_BUILD_DIR:-build-cuda}
+  # CMake 3.25 knows no C++20 flag for nvcc; tell it.
+  cmake -S . -B "$build" -DYARDSTICK_CUDA=ON -DYARDSTICK_STATIC_DEPS=ON -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 -DCMAKE_CUDA20_EXTENSION_COMPILE_OPTION=-std=c++20 >/dev/null || exit 1
+  cmake --build "$build" -j2 --target yardstick cuda_kernels_test cuda_backend_test || exit 1
+  rm -rf .carry/bin && mkdir -p .carry/bin
+  cp "$build"/yardstick "$build"/cuda_kernels_test "$build"/cuda_backend_test .carry/bin/
+  strip .carry/bin/*
+  du -sh .carry
+}
+
+run() {
+  local out=${OUT:-/tmp/device-check}
+  mkdir -p "$out"
+  local cublas_dir
+  cublas_dir=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(os.path.dirname(nvidia.cublas.__file__), "lib"))' 2>/dev/null)
+  export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${cublas_dir}:${LD_LIBRARY_PATH:-}
+  # The test binaries look for tests/fixtures under the checkout they were built in.
+  [ -e /work/main ] || { mkdir -p /work && ln -s "$PWD" /work/main; }
+
+  echo "== device"
+  nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
+  echo "== build checks"
+  local arch libs
+  arch=$(cuobjdump --list-elf .carry/bin/yardstick 2>&1 | grep -o 'sm_[0-9a]*' | sort -u | tr '\n' ' ')
+  libs=$(ldd .carry/bin/yardstick | grep -E 'not found|cublas|cudart' | tr -s ' \t' ' ')
+  echo "machine code: ${arch:-none}"; echo "$libs"
+  echo "== GPU tests"
+  timeout 120 .carry/bin/cuda_kernels_test --gtest_brief=1 >"$out/kernels.log" 2>&1; local k=$?
+  tail -25 "$out/kernels.log"
+  timeout 180 .carry/bin/cuda_backend_test --gtest_brief=1 >"$out/backend.log" 2>&1; local b=$?
+  grep -E 'metrics' "$out/backend.log"; tail -25 "$out/backend.log"
+  echo "== bench"
+  timeout "${BENCH_TIMEOUT:-330}" .carry/bin/yardstick bench --synthetic 7b --compare-hf --hf-script bench/hf_compare.py \
+    --json "$out/bench.json" >"$out/bench.md" 2>"$out/bench.err"; local r=$?
+  tail -8 "$out/bench.err"
+  echo "== summary"
+  echo "machine code: ${arch:-none} | kernels test: exit $k | backend test: exit $b | bench: exit $r"
+  grep -E '^\[ metrics \]' "$out/backend.log"
+  cat "$out/bench.md"
+}
+
+case "${1:-}" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
+esac

@@ -1,0 +1,558 @@
+// Each CUDA kernel family against a CPU reference computed in fp64 from the same bf16 inputs,
+// on fresh random inputs every run (the seed is printed on failure). Outputs are poisoned
+// before each launch so an element the kernel forgot to write fails the test. Skips without a GPU.
+#include <gtest/gtest.h>
+
+#ifdef YARDSTICK_HAVE_CUDA
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "engine/cuda/attention.h"
+#include "engine/cuda/convert.h"
+#include "engine/cuda/embedding.h"
+#include "engine/cuda/gemm.h"
+#include "engine/cuda/kv_cache.h"
+#include "engine/cuda/logits.h"
+#include "engine/cuda/rmsnorm.h"
+#include "engine/cuda/rope.h"
+#include "engine/cuda/swiglu.h"
+#include "engine/sampler.h"
+#include "tests/cuda_test_util.h"
+
+namespace yardstick::test {
+namespace {
+
+using cuda::bf16;
+using cuda::DeviceBuffer;
+
+constexpr uint16_t kPoison = 0xFFFF;   // a bf16 NaN
+
+// ||a - b|| / ||b||
+double relative_error(const std::vector<float>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += b[i] * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+std::vector<float> bf16_values(const std::vector<uint16_t>& bits) {
+  std::vector<float> v(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) v[i] = bf16_to_f32(bits[i]);
+  return v;
+}
+
+bool all_finite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
+
+class CudaKernels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    YARDSTICK_SKIP_WITHOUT_GPU();
+    seed_ = fresh_seed();
+    rng_.seed(seed_);
+  }
+  std::string trace() const { return "seed " + std::to_string(seed_); }
+  uint64_t seed_ = 0;
+  std::mt19937_64 rng_;
+};
+
+// ---------------------------------------------------------------- gathers
+
+TEST_F(CudaKernels, EmbeddingGatherCopiesTheRowsOfTheIds) {
+  SCOPED_TRACE(trace());
+  const int V = 300, C = 72, T = 9;
+  const Bf16Vector table = random_bf16(size_t(V) * C, rng_);
+  std::vector<int32_t> ids(T);
+  for (auto& id : ids) id = int32_t(rng_() % V);
+  DeviceBuffer d_table = to_device(table.bits), d_ids = to_device(ids);
+  DeviceBuffer d_out = to_device(std::vector<float>(size_t(T) * C, NAN));
+  cuda::embedding_gather(d_table.as<bf16>(), d_ids.as<int32_t>(), d_out.as<float>(), T, C, nullptr);
+  const auto out = to_host<float>(d_out, size_t(T) * C);
+  for (int t = 0; t < T; ++t)
+    for (int c = 0; c < C; ++c) ASSERT_EQ(out[size_t(t) * C + c], table.values[size_t(ids[t]) * C + c]);
+}
+
+TEST_F(CudaKernels, GatherRowsSelectsRowsInOrder) {
+  SCOPED_TRACE(trace());
+  const int N = 20, C = 64;
+  const Bf16Vector in = random_bf16(size_t(N) * C, rng_);
+  const std::vector<int32_t> rows = {19, 0, 7, 7, 3};
+  DeviceBuffer d_in = to_device(in.bits), d_rows = to_device(rows);
+  DeviceBuffer d_out = to_device(std::vector<uint16_t>(rows.size() * C, kPoison));
+  cuda::gather_rows(d_in.as<bf16>(), d_rows.as<int32_t>(), d_out.as<bf16>(), int(rows.size()), C, nullptr);
+  const auto out = to_host<uint16_t>(d_out, rows.size() * C);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int c = 0; c < C; ++c) ASSERT_EQ(out[r * C + c], in.bits[size_t(rows[r]) * C + c]);
+}
+
+// ---------------------------------------------------------------- RMSNorm
+
+void check_add_rmsnorm(std::mt19937_64& rng, int T, int C, bool with_residual) {
+  const float eps = 1e-6f;
+  const Bf16Vector xb = random_bf16(size_t(T) * C, rng, 2.0f);
+  const std::vector<float> x0 = xb.values;
+  const Bf16Vector y = random_bf16(size_t(T) * C, rng);
+  Bf16Vector w = random_bf16(size_t(C), rng, 0.1f);
+  for (size_t i = 0; i < w.bits.size(); ++i) w.bits[i] = f32_to_bf16(1.0f + w.values[i]);
+  DeviceBuffer d_x = to_device(x0), d_y = to_device(y.bits), d_w = to_device(w.bits);
+  DeviceBuffer d_out = to_device(std::vector<uint16_t>(size_t(T) * C, kPoison));
+  cuda::add_rmsnorm(d_x.as<float>(), with_residual ? d_y.as<bf16>() : nullptr, d_w.as<bf16>(), d_out.as<bf16>(),
+                    T, C, eps, nullptr);
+  const auto x = to_host<float>(d_x, size_t(T) * C);
+  const auto out = bf16_values(to_host<uint16_t>(d_out, size_t(T) * C));
+  ASSERT_TRUE(all_finite(out));
+  for (int t = 0; t < T; ++t) {
+    double ss = 0;
+    std::vector<float> row(static_cast<size_t>(C));
+    for (int c = 0; c < C; ++c) {
+      const size_t i = size_t(t) * C + c;
+      row[size_t(c)] = with_residual ? x0[i] + y.values[i] : x0[i];   // the fp32 add, as the kernel
+      ASSERT_EQ(x[i], row[size_t(c)]);
+      ss += double(row[size_t(c)]) * row[size_t(c)];
+    }
+    const double inv = 1.0 / std::sqrt(ss / C + eps);
+    for (int c = 0; c < C; ++c) {
+      const double ref = double(row[size_t(c)]) * inv * bf16_to_f32(w.bits[size_t(c)]);
+      ASSERT_NEAR(out[size_t(t) * C + c], ref, 8e-3 * std::fabs(ref) + 1e-6) << "row " << t << " col " << c;
+    }
+  }
+}
+
+TEST_F(CudaKernels, AddRmsNormAddsTheResidualThenNormalises) {
+  SCOPED_TRACE(trace());
+  check_add_rmsnorm(rng_, 5, 4096, true);
+  check_add_rmsnorm(rng_, 3, 64, true);
+}
+
+TEST_F(CudaKernels, AddRmsNormWithoutResidualOnlyNormalises) {
+  SCOPED_TRACE(trace());
+  check_add_rmsnorm(rng_, 4, 1000, false);
+}
+
+// ---------------------------------------------------------------- SwiGLU
+
+TEST_F(CudaKernels, SiluMulMatchesTheReference) {
+  SCOPED_TRACE(trace());
+  const int T = 6, FF = 172;
+  const Bf16Vector gu = random_bf16(size_t(T) * 2 * FF, rng_, 3.0f);
+  DeviceBuffer d_gu = to_device(gu.bits), d_out = to_device(std::vector<uint16_t>(size_t(T) * FF, kPoison));
+  cuda::silu_mul(d_gu.as<bf16>(), d_out.as<bf16>(), T, FF, nullptr);
+  const auto out = bf16_values(to_host<uint16_t>(d_out, size_t(T) * FF));
+  for (int t = 0; t < T; ++t) {
+    for (int f = 0; f < FF; ++f) {
+      const double g = gu.values[size_t(t) * 2 * FF + f], u = gu.values[size_t(t) * 2 * FF + FF + f];
+      const double ref = g / (1 + std::exp(-g)) * u;
+      ASSERT_NEAR(out[size_t(t) * FF + f], ref, 8e-3 * std::fabs(ref) + 1e-6);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- paged KV fixtures
+
+// Several sequences in a shuffled paged cache, as a forward step sees them.
+struct PagedBatch {
+  int NH, NKV, HD, BS = 16, num_blocks = 0, max_blocks = 0;
+  std::vector<int> prior, q_len;          // per sequence: tokens already cached, new tokens
+  std::vector<int32_t> q_start, kv_len, tables;
+  int T = 0;
+  size_t qkv_width() const { return size_t(NH + 2 * NKV) * HD; }
+  size_t block_elems() const { return size_t(NKV) * BS * HD; }
+
+  PagedBatch(int nh, int nkv, int hd, std::vector<int> prior_, std::vector<int> q_len_, std::mt19937_64& rng)
+      : NH(nh), NKV(nkv), HD(hd), prior(std::move(prior_)), q_len(std::move(q_len_)) {
+    for (size_t b = 0; b < prior.size(); ++b) {
+      q_start.push_back(T);
+      T += q_len[b];
+      kv_len.push_back(prior[b] + q_len[b]);
+      max_blocks = std::max(max_blocks, (kv_len.back() + BS - 1) / BS);
+      num_blocks += (kv_len.back() + BS - 1) / BS;
+    }
+    num_blocks += 3;   // spare blocks nobody owns
+    std::vector<int32_t> ids(static_cast<size_t>(num_blocks));
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    tables.assign(prior.size() * size_t(max_blocks), 0);
+    size_t next = 0;
+    for (size_t b = 0; b < prior.size(); ++b)
+      for (int i = 0; i < (kv_len[b] + BS - 1) / BS; ++i) tables[b * size_t(max_blocks) + size_t(i)] = ids[next++];
+  }
+  size_t slot(size_t b, int pos, int h) const {
+    const int32_t block = tables[b * size_t(max_blocks) + size_t(pos / BS)];
+    return ((size_t(block) * NKV + size_t(h)) * BS + size_t(pos % BS)) * HD;
+  }
+};
+
+// ---------------------------------------------------------------- RoPE
+
+TEST_F(CudaKernels, RopeTableMatchesFp64Angles) {
+  const int HD = 128;
+  const double theta = 10000.0;
+  const std::vector<float> table = cuda::rope_table(4096, HD, theta);
+  for (int p : {0, 1, 17, 1000, 4095}) {
+    for (int i = 0; i < HD / 2; i += 7) {
+      const double angle = p * std::pow(theta, -2.0 * i / HD);
+      const size_t at = (size_t(p) * (HD / 2) + size_t(i)) * 2;
+      // fp32 angles (as HF computes them) drift from fp64 by at most ~p * 1e-7.
+      EXPECT_NEAR(table[at], std::cos(angle), 1e-3) << "p " << p << " i " << i;
+      EXPECT_NEAR(table[at + 1], std::sin(angle), 1e-3) << "p " << p << " i " << i;
+    }
+  }
+}
+
+TEST_F(CudaKernels, RopeRotatesQueriesAndKeysAndStoresKeysAndValuesInTheirBlocks) {
+  SCOPED_TRACE(trace());
+  PagedBatch pb(4, 2, 128, {3, 0, 30}, {2, 5, 4}, rng_);
+  const int P = 64;
+  const std::vector<float> table = cuda::rope_table(P, pb.HD, 10000.0);
+  const Bf16Vector qkv = random_bf16(size_t(pb.T) * pb.qkv_width(), rng_);
+  std::vector<int32_t> pos, tok_seq;
+  for (size_t b = 0; b < pb.prior.size(); ++b)
+    for (int i = 0; i < pb.q_len[b]; ++i) {
+      pos.push_back(pb.prior[b] + i);
+      tok_seq.push_back(int32_t(b));
+    }
+  const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
+  DeviceBuffer d_qkv = to_device(qkv.bits), d_table = to_device(table), d_pos = to_device(pos),
+               d_seq = to_device(tok_seq), d_tables = to_device(pb.tables);
+  DeviceBuffer d_k = to_device(std::vector<uint16_t>(cache_elems, kPoison));
+  DeviceBuffer d_v = to_device(std::vector<uint16_t>(cache_elems, kPoison));
+  cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, pb.NKV, pb.HD};
+  cuda::rope_and_store_kv(d_qkv.as<bf16>(), d_table.as<float2>(), d_pos.as<int32_t>(), d_seq.as<int32_t>(), kv,
+                          pb.T, pb.NH, nullptr);
+  const auto out = to_host<uint16_t>(d_qkv, qkv.bits.size());
+  const auto k = to_host<uint16_t>(d_k, cache_elems), v = to_host<uint16_t>(d_v, cache_elems);
+  const int half = pb.HD / 2;
+  for (int t = 0; t < pb.T; ++t) {
+    const size_t row = size_t(t) * pb.qkv_width();
+    for (int head = 0; head < pb.NH + pb.NKV; ++head) {
+      for (int i = 0; i < half; ++i) {
+        const size_t a = row + size_t(head) * pb.HD + size_t(i), b2 = a + size_t(half);
+        const double c = table[(size_t(pos[t]) * half + i) * 2], s = table[(size_t(pos[t]) * half + i) * 2 + 1];
+        const double r1 = qkv.values[a] * c - qkv.values[b2] * s, r2 = qkv.values[b2] * c + qkv.values[a] * s;
+        ASSERT_NEAR(bf16_to_f32(out[a]), r1, 8e-3 * std::fabs(r1) + 1e-6);
+        ASSERT_NEAR(bf16_to_f32(out[b2]), r2, 8e-3 * std::fabs(r2) + 1e-6);
+      }
+    }
+    for (int h = 0; h < pb.NKV; ++h) {
+      const size_t at = pb.slot(size_t(tok_seq[t]), pos[t], h);
+      for (int d = 0; d < pb.HD; ++d) {
+        ASSERT_EQ(k[at + d], out[row + size_t(pb.NH + h) * pb.HD + d]) << "rotated key in the cache";
+        ASSERT_EQ(v[at + d], qkv.bits[row + size_t(pb.NH + pb.NKV + h) * pb.HD + d]) << "value in the cache";
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- attention
+
+// Fills the cache of every sequence, runs attention (decode when every q_len is 1, else
+// prefill) and compares against softmax(q k^T / sqrt(HD)) v in fp64.
+void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode) {
+  const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
+  const Bf16Vector k = random_bf16(cache_elems, rng), v = random_bf16(cache_elems, rng);
+  const Bf16Vector qkv = random_bf16(size_t(pb.T) * pb.qkv_width(), rng);
+  std::vector<int32_t> tile_seq, tile_q0;
+  for (size_t b = 0; b < pb.q_len.size(); ++b)
+    for (int q0 = 0; q0 < pb.q_len[b]; q0 += cuda::kPrefillQueryTile) {
+      tile_seq.push_back(int32_t(b));
+      tile_q0.push_back(q0);
+    }
+  std::vector<int32_t> q_len(pb.q_len.begin(), pb.q_len.end());
+  DeviceBuffer d_k = to_device(k.bits), d_v = to_device(v.bits), d_qkv = to_device(qkv.bits),
+               d_tables = to_device(pb.tables), d_q_start = to_device(pb.q_start), d_q_len = to_device(q_len),
+               d_kv_len = to_device(pb.kv_len), d_tile_seq = to_device(tile_seq), d_tile_q0 = to_device(tile_q0);
+  const size_t out_elems = size_t(pb.T) * pb.NH * pb.HD;
+  DeviceBuffer d_out = to_device(std::vector<uint16_t>(out_elems, kPoison));
+  cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, pb.NKV, pb.HD};
+  cuda::BatchView batch{d_q_start.as<int32_t>(), d_q_len.as<int32_t>(), d_kv_len.as<int32_t>(), int(pb.prior.size())};
+  const cuda::AttentionShape shape{pb.NH, float(1.0 / std::sqrt(double(pb.HD)))};
+  if (decode) {
+    cuda::attention_decode(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, nullptr);
+  } else {
+    cuda::attention_prefill(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, d_tile_seq.as<int32_t>(),
+                            d_tile_q0.as<int32_t>(), int(tile_seq.size()), nullptr);
+  }
+  const auto out = bf16_values(to_host<uint16_t>(d_out, out_elems));
+  ASSERT_TRUE(all_finite(out)) << "an output element was not written";
+
+  std::vector<double> ref(out_elems);
+  const int group = pb.NH / pb.NKV;
+  for (size_t b = 0; b < pb.prior.size(); ++b) {
+    for (int i = 0; i < pb.q_len[b]; ++i) {
+      const int t = pb.q_start[b] + i, pos = pb.prior[b] + i;
+      for (int h = 0; h < pb.NH; ++h) {
+        const float* q = &qkv.values[size_t(t) * pb.qkv_width() + size_t(h) * pb.HD];
+        std::vector<double> s(size_t(pos) + 1);
+        double m = -INFINITY;
+        for (int j = 0; j <= pos; ++j) {
+          const float* kr = &k.values[pb.slot(b, j, h / group)];
+          double dot = 0;
+          for (int d = 0; d < pb.HD; ++d) dot += double(q[d]) * kr[d];
+          s[size_t(j)] = dot / std::sqrt(double(pb.HD));
+          m = std::max(m, s[size_t(j)]);
+        }
+        double z = 0;
+        for (double& e : s) z += (e = std::exp(e - m));
+        for (int d = 0; d < pb.HD; ++d) {
+          double o = 0;
+          for (int j = 0; j <= pos; ++j) o += s[size_t(j)] * v.values[pb.slot(b, j, h / group) + size_t(d)];
+          ref[(size_t(t) * pb.NH + size_t(h)) * pb.HD + size_t(d)] = o / z;
+        }
+      }
+    }
+  }
+  EXPECT_LT(relative_error(out, ref), 5e-3);
+  double worst = 0;
+  for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
+  EXPECT_LT(worst, 1e-2);
+}
+
+TEST_F(CudaKernels, PrefillAttentionMhaAcrossTilesAndBlocks) {
+  SCOPED_TRACE(trace());
+  // New tokens that start mid-sequence, span several query tiles, and end mid-block.
+  PagedBatch pb(4, 4, 128, {0, 5, 20, 0, 16}, {37, 1, 70, 1, 16}, rng_);
+  check_attention(pb, rng_, false);
+}
+
+TEST_F(CudaKernels, PrefillAttentionGqa) {
+  SCOPED_TRACE(trace());
+  PagedBatch pb(8, 2, 128, {3, 0}, {40, 65}, rng_);
+  check_attention(pb, rng_, false);
+}
+
+TEST_F(CudaKernels, PrefillAttentionSmallHeads) {
+  SCOPED_TRACE(trace());
+  PagedBatch pb(8, 1, 16, {0, 9}, {33, 7}, rng_);
+  check_attention(pb, rng_, false);
+}
+
+TEST_F(CudaKernels, DecodeAttentionMhaLongAndShortContexts) {
+  SCOPED_TRACE(trace());
+  PagedBatch pb(4, 4, 128, {0, 15, 16, 300, 1000}, {1, 1, 1, 1, 1}, rng_);
+  check_attention(pb, rng_, true);
+}
+
+TEST_F(CudaKernels, DecodeAttentionGqaAndSmallHeads) {
+  SCOPED_TRACE(trace());
+  PagedBatch gqa(8, 1, 64, {100, 7}, {1, 1}, rng_);
+  check_attention(gqa, rng_, true);
+  PagedBatch small(4, 2, 16, {40, 0, 77}, {1, 1, 1}, rng_);
+  check_attention(small, rng_, true);
+}
+
+// ---------------------------------------------------------------- GEMM
+
+void check_linear(std::mt19937_64& rng, int rows, int out, int in, bool y_f32, bool small_batch_gemv) {
+  SCOPED_TRACE("linear " + std::to_string(rows) + "x" + std::to_string(in) + " -> " + std::to_string(out) +
+               (small_batch_gemv ? " (gemv allowed)" : " (cuBLASLt)"));
+  const Bf16Vector x = random_bf16(size_t(rows) * in, rng), w = random_bf16(size_t(out) * in, rng, 0.05f);
+  DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits);
+  const size_t n = size_t(rows) * out;
+  DeviceBuffer d_y = y_f32 ? to_device(std::vector<float>(n, NAN)) : to_device(std::vector<uint16_t>(n, kPoison));
+  cuda::Gemm gemm;
+  gemm.set_small_batch_gemv(small_batch_gemv);
+  gemm.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), y_f32, rows, out, in, nullptr);
+  const std::vector<float> y = y_f32 ? to_host<float>(d_y, n) : bf16_values(to_host<uint16_t>(d_y, n));
+  ASSERT_TRUE(all_finite(y));
+  std::vector<double> ref(n);
+  for (int r = 0; r < rows; ++r)
+    for (int o = 0; o < out; ++o) {
+      double acc = 0;
+      for (int i = 0; i < in; ++i) acc += double(x.values[size_t(r) * in + i]) * w.values[size_t(o) * in + i];
+      ref[size_t(r) * out + o] = acc;
+    }
+  EXPECT_LT(relative_error(y, ref), y_f32 ? 1e-5 : 5e-3);
+}
+
+TEST_F(CudaKernels, LinearMatchesTheReferenceOnModelShapes) {
+  SCOPED_TRACE(trace());
+  for (bool gemv : {true, false}) {
+    check_linear(rng_, 1, 4096, 4096, false, gemv);    // a 7B projection at batch 1
+    check_linear(rng_, 2, 1000, 11008, false, gemv);   // a down_proj at batch 2, odd out
+    check_linear(rng_, 7, 344, 64, false, gemv);       // the fixtures' gate|up
+    check_linear(rng_, 33, 64, 172, false, gemv);      // the fixtures' down_proj (odd K)
+    check_linear(rng_, 5, 256, 64, true, gemv);        // an lm_head into fp32 logits
+    check_linear(rng_, 1, 3000, 4096, true, gemv);     // one row of logits
+  }
+}
+
+// ---------------------------------------------------------------- logits -> tokens
+
+TEST_F(CudaKernels, PickTokensMatchesTheHostSampler) {
+  SCOPED_TRACE(trace());
+  const int V = 1000;
+  std::vector<cuda::PickRequest> reqs;
+  auto add = [&](float temperature, float top_p, int top_k) {
+    cuda::PickRequest r;
+    r.temperature = temperature;
+    r.top_p = top_p;
+    r.top_k = top_k;
+    r.target = int32_t(rng_() % V);
+    r.stream = rng_();
+    r.step = rng_() % 100;
+    reqs.push_back(r);
+  };
+  for (int rep = 0; rep < 8; ++rep) {
+    add(0.f, 1.f, 0);
+    add(0.7f, 0.9f, 0);
+    add(1.0f, 1.f, 50);
+    add(1.3f, 0.5f, 5);
+    add(1.0f, 1.f, 1);
+    add(1.0f, 1.f, 0);
+  }
+  const int R = int(reqs.size());
+  std::vector<float> logits(size_t(R) * V);
+  std::normal_distribution<float> dist(0.f, 3.f);
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < V; ++i) {
+      float z = dist(rng_);
+      if (r % 3 == 0) z = std::round(z);   // many ties: ranking must break them by id, as the host
+      logits[size_t(r) * V + i] = z;
+    }
+  DeviceBuffer d_logits = to_device(logits), d_reqs = to_device(reqs);
+  DeviceBuffer d_res(size_t(R) * sizeof(cuda::PickResult), "results");
+  cuda::pick_tokens(d_logits.as<float>(), d_reqs.as<cuda::PickRequest>(), d_res.as<cuda::PickResult>(), R, V, nullptr);
+  const auto res = to_host<cuda::PickResult>(d_res, size_t(R));
+  for (int r = 0; r < R; ++r) {
+    SCOPED_TRACE("row " + std::to_string(r));
+    const std::span<const float> row(&logits[size_t(r) * V], size_t(V));
+    const cuda::PickRequest& q = reqs[size_t(r)];
+    SamplingParams sp;
+    sp.temperature = q.temperature;
+    sp.top_p = q.top_p;
+    sp.top_k = q.top_k;
+    const double lse = logsumexp(row);
+    EXPECT_EQ(res[size_t(r)].argmax, argmax(row));
+    EXPECT_EQ(res[size_t(r)].token, sample_token(row, sp, q.stream, q.step));
+    EXPECT_NEAR(res[size_t(r)].token_logprob, row[size_t(res[size_t(r)].token)] - lse, 1e-4);
+    EXPECT_NEAR(res[size_t(r)].target_logprob, row[size_t(q.target)] - lse, 1e-4);
+  }
+}
+
+TEST_F(CudaKernels, PickTokensOnAVocabularySizedRow) {
+  SCOPED_TRACE(trace());
+  const int V = 102400;
+  std::vector<float> logits(static_cast<size_t>(V));
+  std::normal_distribution<float> dist(0.f, 2.f);
+  for (float& z : logits) z = dist(rng_);
+  cuda::PickRequest greedy, sampled;
+  sampled.temperature = 0.8f;
+  sampled.top_p = 0.95f;
+  sampled.stream = rng_();
+  sampled.step = 3;
+  const std::vector<cuda::PickRequest> reqs = {greedy, sampled};
+  std::vector<float> both(logits);
+  both.insert(both.end(), logits.begin(), logits.end());
+  DeviceBuffer d_logits = to_device(both), d_reqs = to_device(reqs);
+  DeviceBuffer d_res(2 * sizeof(cuda::PickResult), "results");
+  cuda::pick_tokens(d_logits.as<float>(), d_reqs.as<cuda::PickRequest>(), d_res.as<cuda::PickResult>(), 2, V, nullptr);
+  const auto res = to_host<cuda::PickResult>(d_res, 2);
+  SamplingParams sp;
+  sp.temperature = sampled.temperature;
+  sp.top_p = sampled.top_p;
+  EXPECT_EQ(res[0].token, argmax(logits));
+  EXPECT_EQ(res[1].token, sample_token(logits, sp, sampled.stream, sampled.step));
+}
+
+// ---------------------------------------------------------------- weight conversion
+
+TEST_F(CudaKernels, ConvertToBf16RoundsAsTheHost) {
+  SCOPED_TRACE(trace());
+  const size_t n = 100003;
+  std::vector<float> f32(n);
+  std::vector<uint16_t> f16(n);
+  std::normal_distribution<float> dist(0.f, 10.f);
+  for (size_t i = 0; i < n; ++i) {
+    f32[i] = dist(rng_);
+    f16[i] = f32_to_f16(dist(rng_));
+  }
+  DeviceBuffer d_f32 = to_device(f32), d_f16 = to_device(f16);
+  DeviceBuffer d_a = to_device(std::vector<uint16_t>(n, kPoison)), d_b = to_device(std::vector<uint16_t>(n, kPoison));
+  cuda::convert_to_bf16(d_f32.get(), DType::F32, d_a.as<bf16>(), n, nullptr);
+  cuda::convert_to_bf16(d_f16.get(), DType::F16, d_b.as<bf16>(), n, nullptr);
+  const auto a = to_host<uint16_t>(d_a, n), b = to_host<uint16_t>(d_b, n);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(a[i], f32_to_bf16(f32[i])) << i;
+    ASSERT_EQ(b[i], f32_to_bf16(f16_to_f32(f16[i]))) << i;
+  }
+}
+
+TEST_F(CudaKernels, RandomWeightsAreReproducibleAndInRange) {
+  const size_t n = 1 << 20;
+  DeviceBuffer a(n * 2, "a"), b(n * 2, "b"), c(n * 2, "c");
+  cuda::fill_random_bf16(a.as<bf16>(), n, 7, 1.0f, 0.5f, nullptr);
+  cuda::fill_random_bf16(b.as<bf16>(), n, 7, 1.0f, 0.5f, nullptr);
+  cuda::fill_random_bf16(c.as<bf16>(), n, 8, 1.0f, 0.5f, nullptr);
+  const auto va = to_host<uint16_t>(a, n), vb = to_host<uint16_t>(b, n), vc = to_host<uint16_t>(c, n);
+  EXPECT_EQ(va, vb);
+  EXPECT_NE(va, vc);
+  double mean = 0;
+  for (uint16_t x : va) {
+    const float f = bf16_to_f32(x);
+    ASSERT_GE(f, 0.5f);
+    ASSERT_LE(f, 1.5f);
+    mean += f;
+  }
+  EXPECT_NEAR(mean / double(n), 1.0, 0.01);
+}
+
+// ---------------------------------------------------------------- KV cache bookkeeping
+
+TEST_F(CudaKernels, KvCacheGrowsShrinksAndForksWithCopyOnWrite) {
+  const cuda::KvCacheShape shape{2, 2, 16, 16};
+  cuda::KvCache kv(shape, 8);
+  std::vector<int32_t> a;
+  ASSERT_TRUE(kv.grow(a, 40));   // 3 blocks: two full, one holding 8 tokens
+  EXPECT_EQ(a.size(), 3u);
+  EXPECT_EQ(kv.free_blocks(), 5);
+
+  // Mark a's partly filled block (layer 1 values) so the fork's copy can be checked.
+  const size_t block_elems = size_t(shape.num_kv_heads) * shape.block_size * shape.head_dim;
+  const cuda::KvLayerView layer1 = kv.layer_view(1, nullptr, 0);
+  std::vector<uint16_t> mark(block_elems);
+  for (size_t i = 0; i < mark.size(); ++i) mark[i] = uint16_t(i * 7 + 1);
+  ASSERT_EQ(cudaMemcpy(layer1.v + size_t(a[2]) * block_elems, mark.data(), block_elems * 2, cudaMemcpyHostToDevice),
+            cudaSuccess);
+
+  std::vector<int32_t> b = kv.fork(a, 40, nullptr);
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[0], a[0]);   // full blocks are shared
+  EXPECT_EQ(b[1], a[1]);
+  EXPECT_NE(b[2], a[2]);   // the block the next token goes into is copied
+  EXPECT_EQ(kv.free_blocks(), 4);
+  std::vector<uint16_t> copied(block_elems);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(copied.data(), layer1.v + size_t(b[2]) * block_elems, block_elems * 2, cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  EXPECT_EQ(copied, mark);
+
+  // Truncating a into a shared block gives it a private copy before anything is written there.
+  const int32_t shared = a[1];
+  kv.shrink(a, 20, nullptr);
+  EXPECT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0], b[0]);
+  EXPECT_NE(a[1], shared);
+  EXPECT_EQ(b[1], shared);
+
+  kv.shrink(a, 0, nullptr);
+  EXPECT_EQ(kv.free_blocks(), 5);   // b still holds its three
+  std::vector<int32_t> c;
+  EXPECT_FALSE(kv.grow(c, 16 * 6));  // six blocks: one more than free
+  EXPECT_TRUE(c.empty());
+  kv.shrink(b, 0, nullptr);
+  EXPECT_EQ(kv.free_blocks(), 8);
+}
+
+}  // namespace
+}  // namespace yardstick::test
+
+#else
+
+TEST(CudaKernels, SkippedWithoutCuda) { GTEST_SKIP() << "built without the CUDA backend"; }
+
+#endif  // YARDSTICK_HAVE_CUDA
