@@ -25,15 +25,12 @@ std::string_view strip_opening(std::string_view s) {
 }  // namespace
 
 std::vector<Verdict> grade_cluewsc(std::string_view output, std::string_view gold) {
-  Verdict v;
-  v.scorer = std::string(kCluewscScorer);
   auto g = nlohmann::json::parse(gold, nullptr, /*allow_exceptions=*/false);
   if (!g.is_object() || !g.contains("candidate") || !g.at("candidate").is_string() || !g.contains("label") ||
-      !g.at("label").is_boolean() || g.at("candidate").get<std::string>().empty()) {
-    v.status = verdict_status::kBadGold;
-    v.detail = {{"gold_text", std::string(gold.substr(0, 200))}};
-    return {v};
-  }
+      !g.at("label").is_boolean() || g.at("candidate").get<std::string>().empty())
+    return {bad_gold_verdict(kCluewscScorer, gold)};
+  Verdict v;
+  v.scorer = std::string(kCluewscScorer);
   const std::string candidate = g.at("candidate").get<std::string>();
   const bool label = g.at("label").get<bool>();
   v.detail = {{"candidate", candidate}, {"label", label}};

@@ -85,13 +85,9 @@ std::optional<std::string> marked_answer(const std::string& text) {
 
 Verdict make_verdict(std::string_view scorer, const std::optional<CmathNumber>& pred,
                      const std::optional<CmathNumber>& gold, std::string_view gold_text) {
+  if (!gold) return bad_gold_verdict(scorer, gold_text);
   Verdict v;
   v.scorer = std::string(scorer);
-  if (!gold) {
-    v.status = verdict_status::kBadGold;
-    v.detail = {{"gold_text", std::string(gold_text.substr(0, 200))}};
-    return v;
-  }
   v.detail = {{"gold", gold->value.to_string()}};
   if (!pred) {
     v.status = verdict_status::kNoAnswer;

@@ -29,14 +29,10 @@ std::optional<int> parse_choice(std::string_view output) {
 }
 
 std::vector<Verdict> grade_multiple_choice(std::string_view output, std::string_view gold) {
+  auto g = parse_choice(gold);
+  if (!g) return {bad_gold_verdict(kChoiceAccuracy, gold)};
   Verdict v;
   v.scorer = std::string(kChoiceAccuracy);
-  auto g = parse_choice(gold);
-  if (!g) {
-    v.status = verdict_status::kBadGold;
-    v.detail = {{"gold_text", std::string(gold.substr(0, 200))}};
-    return {v};
-  }
   v.detail = {{"gold", *g}};
   auto c = parse_choice(output);
   if (!c) {

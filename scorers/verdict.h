@@ -31,6 +31,10 @@ struct Verdict {
   nlohmann::json detail;       // scorer-specific evidence (raw match, normalised gold, ...)
 };
 
+// The verdict for an output that can't be graded because its reference can't be read: status
+// bad_gold, the start of the gold text as evidence.
+Verdict bad_gold_verdict(std::string_view scorer, std::string_view gold_text);
+
 // The JSON form used by `yardstick grade` and stored in SQLite:
 // {"scorer", "correct", "extracted", "status", "detail"}.
 nlohmann::json to_json(const Verdict& v);
