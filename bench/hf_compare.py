@@ -6,7 +6,10 @@ Run by `yardstick bench --compare-hf` (which passes everything on the command li
 progress on stderr and writes one JSON file:
   {"torch": ..., "transformers": ..., "device": ...,
    "prefill_tok_s": x, "decode_tok_s": {"1": x, "8": x, ...},
-   "agreement": [{"ids": [...], "logprobs": [...], "argmax": [...], "margin": [...]}, ...]}
+   "agreement": [{"ids": [...], "logprobs": [...], "argmax": [...], "margin": [...],
+                  "logprobs_fp32": [...], "argmax_fp32": [...]}, ...]}
+The _fp32 fields come from the same weights upcast to fp32 (the closest to exact that fits),
+so the bf16 errors of yardstick and of HF can each be measured against it.
 For a synthetic shape the model is built with transformers' own initialisation in bf16 on the
 GPU and saved (safetensors) to --save-model, so that yardstick can load the very same weights.
 """
@@ -77,17 +80,20 @@ def main():
 
     # Agreement data first: teacher-forced log-probs over random prompts.
     agreement = []
+    def teacher_forced(ids):
+        lp = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
+        return lp[:-1].gather(1, ids[0, 1:, None])[:, 0], torch.topk(lp[:-1], 2, dim=-1)
+
+    prompts = [torch.randint(3, V, (1, args.agreement_len), device="cuda", generator=gen)
+               for _ in range(args.agreement_prompts)]
     with torch.no_grad():
-        for _ in range(args.agreement_prompts):
-            ids = torch.randint(3, V, (1, args.agreement_len), device="cuda", generator=gen)
-            lp = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
-            top2 = torch.topk(lp, 2, dim=-1)
-            nxt = ids[0, 1:]
+        for ids in prompts:
+            lp, top2 = teacher_forced(ids)
             agreement.append({
                 "ids": ids[0].tolist(),
-                "logprobs": lp[:-1].gather(1, nxt[:, None])[:, 0].tolist(),
-                "argmax": top2.indices[:-1, 0].tolist(),
-                "margin": (top2.values[:-1, 0] - top2.values[:-1, 1]).tolist(),
+                "logprobs": lp.tolist(),
+                "argmax": top2.indices[:, 0].tolist(),
+                "margin": (top2.values[:, 0] - top2.values[:, 1]).tolist(),
             })
     out["agreement"] = agreement
 
@@ -119,6 +125,13 @@ def main():
     if args.save_model:
         log(f"saving to {args.save_model}")
         model.save_pretrained(args.save_model)
+    log("fp32 reference log-probs")
+    model.float()
+    with torch.no_grad():
+        for ids, a in zip(prompts, agreement):
+            lp, top2 = teacher_forced(ids)
+            a["logprobs_fp32"] = lp.tolist()
+            a["argmax_fp32"] = top2.indices[:, 0].tolist()
     with open(args.out, "w") as f:
         json.dump(out, f)
 

@@ -253,20 +253,41 @@ double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_
   return double(batch) * a.decode_steps / t;
 }
 
-struct AgreementResult {
-  double max_error = 0, mean_error = 0;
-  int same = 0, n = 0, same_clear = 0, n_clear = 0;   // clear: HF's top-2 margin > 0.1
+// Teacher-forced log-probs of the next token and argmax agreement between two implementations.
+struct Agreement {
+  double max_error = 0, sum_error = 0;
+  int same = 0, n = 0;
+  void add(double lp_a, double lp_b, int32_t argmax_a, int32_t argmax_b) {
+    max_error = std::max(max_error, std::fabs(lp_a - lp_b));
+    sum_error += std::fabs(lp_a - lp_b);
+    same += argmax_a == argmax_b;
+    ++n;
+  }
+  json to_json() const {
+    return {{"positions", n}, {"max_logprob_error", max_error}, {"mean_logprob_error", n ? sum_error / n : 0.0},
+            {"argmax_same", same}};
+  }
+  std::string line(const std::string& what) const {
+    return fmt::format("{}: max |dlogprob| {:.4f}, mean {:.4f}; greedy token agrees at {}/{} ({:.1f}%)", what,
+                       max_error, n ? sum_error / n : 0.0, same, n, n ? 100.0 * same / n : 0.0);
+  }
 };
 
-AgreementResult agreement(CudaBackend& b, const json& hf) {
-  AgreementResult r;
-  double sum = 0;
+struct Agreements {
+  Agreement vs_hf, vs_hf_clear, vs_fp32, hf_vs_fp32;   // clear: where HF's top-2 margin > 0.1
+};
+
+// yardstick on the same weights as HF, over HF's prompts.
+Agreements agreement(CudaBackend& b, const json& hf) {
+  Agreements r;
   const size_t V = size_t(b.config().vocab_size);
   for (const json& p : hf["agreement"]) {
     const auto ids = p["ids"].get<std::vector<int32_t>>();
     const auto lp = p["logprobs"].get<std::vector<double>>();
     const auto am = p["argmax"].get<std::vector<int32_t>>();
     const auto margin = p["margin"].get<std::vector<double>>();
+    const auto lp32 = p.value("logprobs_fp32", std::vector<double>());
+    const auto am32 = p.value("argmax_fp32", std::vector<int32_t>());
     const SeqId s = b.open_sequence();
     std::vector<float> logits;
     const ForwardChunk c{s, ids, 0};
@@ -275,19 +296,15 @@ AgreementResult agreement(CudaBackend& b, const json& hf) {
     for (size_t t = 0; t + 1 < ids.size(); ++t) {
       const std::span<const float> row(&logits[t * V], V);
       const double mine = double(row[size_t(ids[t + 1])]) - logsumexp(row);
-      const double err = std::fabs(mine - lp[t]);
-      r.max_error = std::max(r.max_error, err);
-      sum += err;
-      const bool same = argmax(row) == am[t];
-      r.same += same;
-      ++r.n;
-      if (margin[t] > 0.1) {
-        r.same_clear += same;
-        ++r.n_clear;
+      const int32_t my_argmax = argmax(row);
+      r.vs_hf.add(mine, lp[t], my_argmax, am[t]);
+      if (margin[t] > 0.1) r.vs_hf_clear.add(mine, lp[t], my_argmax, am[t]);
+      if (t < lp32.size()) {
+        r.vs_fp32.add(mine, lp32[t], my_argmax, am32[t]);
+        r.hf_vs_fp32.add(lp[t], lp32[t], am[t], am32[t]);
       }
     }
   }
-  r.mean_error = r.n ? sum / r.n : 0;
   return r;
 }
 
@@ -359,7 +376,7 @@ void run_bench(const BenchArgs& a) {
   const size_t weight_bytes = backend->weight_bytes();
   backend.reset();
 
-  std::optional<AgreementResult> agree;
+  std::optional<Agreements> agree;
   if (a.compare_hf) {
     const fs::path dir = a.model_dir.empty() ? work / "model" : fs::path(a.model_dir);
     fmt::print(stderr, "bench: agreement with HF on {}\n", dir.string());
@@ -390,14 +407,15 @@ void run_bench(const BenchArgs& a) {
   json result = {{"model", label}, {"device", device}, {"copy_bytes_per_s", bw}, {"gemm_flops_per_s", rate},
                  {"rows", rows_json}};
   if (agree) {
-    fmt::print("\nagreement with HF transformers bf16 on the same weights ({} positions, teacher-forced): "
-               "max |dlogprob| {:.4f}, mean {:.4f}; greedy token agrees at {}/{} ({:.1f}%), at {}/{} ({:.1f}%) where "
-               "HF's top-2 margin > 0.1\n",
-               agree->n, agree->max_error, agree->mean_error, agree->same, agree->n, 100.0 * agree->same / agree->n,
-               agree->same_clear, agree->n_clear, agree->n_clear ? 100.0 * agree->same_clear / agree->n_clear : 0.0);
-    result["agreement"] = {{"positions", agree->n}, {"max_logprob_error", agree->max_error},
-                           {"mean_logprob_error", agree->mean_error}, {"greedy_same", agree->same},
-                           {"clear_positions", agree->n_clear}, {"greedy_same_clear", agree->same_clear}};
+    fmt::print("\nagreement on the same weights, teacher-forced over {} positions of random prompts:\n", agree->vs_hf.n);
+    fmt::print("- {}\n", agree->vs_hf.line("yardstick bf16 vs HF bf16"));
+    fmt::print("- {}\n", agree->vs_hf_clear.line("  where HF's top-2 margin > 0.1"));
+    if (agree->vs_fp32.n) {
+      fmt::print("- {}\n", agree->vs_fp32.line("yardstick bf16 vs HF fp32"));
+      fmt::print("- {}\n", agree->hf_vs_fp32.line("HF bf16 vs HF fp32"));
+    }
+    result["agreement"] = {{"vs_hf_bf16", agree->vs_hf.to_json()}, {"vs_hf_bf16_clear_margin", agree->vs_hf_clear.to_json()},
+                           {"vs_hf_fp32", agree->vs_fp32.to_json()}, {"hf_bf16_vs_fp32", agree->hf_vs_fp32.to_json()}};
   }
   if (!a.json_out.empty()) std::ofstream(a.json_out) << result.dump(2) << "\n";
 }

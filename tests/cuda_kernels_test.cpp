@@ -329,6 +329,8 @@ TEST_F(CudaKernels, PrefillAttentionSmallHeads) {
   SCOPED_TRACE(trace());
   PagedBatch pb(8, 1, 16, {0, 9}, {33, 7}, rng_);
   check_attention(pb, rng_, false);
+  PagedBatch tiny(8, 1, 8, {0, 30}, {40, 5}, rng_);   // the GQA fixture's heads
+  check_attention(tiny, rng_, false);
 }
 
 TEST_F(CudaKernels, DecodeAttentionMhaLongAndShortContexts) {
@@ -343,6 +345,8 @@ TEST_F(CudaKernels, DecodeAttentionGqaAndSmallHeads) {
   check_attention(gqa, rng_, true);
   PagedBatch small(4, 2, 16, {40, 0, 77}, {1, 1, 1}, rng_);
   check_attention(small, rng_, true);
+  PagedBatch tiny(8, 1, 8, {20, 3}, {1, 1}, rng_);   // the GQA fixture's heads
+  check_attention(tiny, rng_, true);
 }
 
 // ---------------------------------------------------------------- GEMM
@@ -375,6 +379,7 @@ TEST_F(CudaKernels, LinearMatchesTheReferenceOnModelShapes) {
     check_linear(rng_, 1, 4096, 4096, false, gemv);    // a 7B projection at batch 1
     check_linear(rng_, 2, 1000, 11008, false, gemv);   // a down_proj at batch 2, odd out
     check_linear(rng_, 7, 344, 64, false, gemv);       // the fixtures' gate|up
+    check_linear(rng_, 4, 344, 64, false, gemv);       // gemv's largest row count
     check_linear(rng_, 33, 64, 172, false, gemv);      // the fixtures' down_proj (odd K)
     check_linear(rng_, 5, 256, 64, true, gemv);        // an lm_head into fp32 logits
     check_linear(rng_, 1, 3000, 4096, true, gemv);     // one row of logits

@@ -8,7 +8,7 @@
 namespace yardstick::cuda {
 
 // Each lane of a warp owns kDimsPerLane consecutive dims of a head's output: lane * kDimsPerLane
-// + i. Heads narrower than a warp (HD = 16) leave the upper lanes idle.
+// + i. Heads narrower than a warp (HD = 8, 16) leave the upper lanes idle.
 template <int HD>
 inline constexpr int kDimsPerLane = HD >= 32 ? HD / 32 : 1;
 

@@ -122,6 +122,7 @@ void attention_decode(const bf16* qkv, bf16* out, const AttentionShape& shape,
   const dim3 grid(unsigned(shape.num_heads), unsigned(batch.num_seqs));
   const int threads = kWarps * 32;
   switch (kv.head_dim) {
+    case 8: attention_decode_kernel<8><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;
     case 16: attention_decode_kernel<16><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;
     case 32: attention_decode_kernel<32><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;
     case 64: attention_decode_kernel<64><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;

@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 // ---------------------------------------------------------------- launchers
 
 bool attention_supports_head_dim(int head_dim) {
-  return head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128;
+  return head_dim == 8 || head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128;
 }
 
 void attention_prefill(const bf16* qkv, bf16* out, const AttentionShape& shape,
@@ -160,6 +160,7 @@ void attention_prefill(const bf16* qkv, bf16* out, const AttentionShape& shape,
   const dim3 grid(unsigned(num_tiles), unsigned(shape.num_heads));
   const int threads = kWarps * 32;
   switch (kv.head_dim) {
+    case 8: attention_prefill_kernel<8><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
     case 16: attention_prefill_kernel<16><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
     case 32: attention_prefill_kernel<32><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
     case 64: attention_prefill_kernel<64><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;

@@ -119,7 +119,7 @@ double gib(size_t bytes) { return double(bytes) / double(1ull << 30); }
 
 void check_config(const ModelConfig& cfg) {
   if (!cuda::attention_supports_head_dim(cfg.head_dim)) {
-    throw ModelFileError(fmt::format("cuda backend: head_dim {} is not supported (16, 32, 64 or 128)", cfg.head_dim));
+    throw ModelFileError(fmt::format("cuda backend: head_dim {} is not supported (8, 16, 32, 64 or 128)", cfg.head_dim));
   }
   if (cfg.num_kv_heads <= 0 || cfg.num_heads % cfg.num_kv_heads != 0) {
     throw ModelFileError(fmt::format("cuda backend: {} attention heads can't be grouped over {} kv heads",

@@ -12,62 +12,58 @@ namespace yardstick::cuda {
 
 namespace {
 
-constexpr int kWarps = 8;
-constexpr int kUnroll = 4;   // 16-byte weight loads in flight per lane before the first FMA
+constexpr int kWarps = 4;    // small blocks: the tail of each projection is one short block
+constexpr int kUnroll = 8;   // 16-byte weight loads in flight per lane (4 KB per warp)
+
+// Weights are read once per step: keep them out of L1, where x is reused by every warp.
+__device__ inline uint4 load_streaming(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
 
 }  // namespace
 
 // ---------------------------------------------------------------- kernels
 
-// Block: kWarps output features, one per warp; x (all R rows) staged in shared memory once.
-// Lane l reads 16-byte chunks l, l + 32, ... of its weight row: each warp-wide load is 512
-// contiguous bytes.
+// Warp w of block b computes output feature n = b * kWarps + w for all R rows. Lane l takes the
+// 16-byte chunks l, l + 32, ... of the weight row, so each warp-wide load is 512 contiguous bytes.
 template <int R, class Out>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_kernel(const bf16* __restrict__ x, const bf16* __restrict__ w, Out* __restrict__ y, int out, int in) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  bf16* x_s = reinterpret_cast<bf16*>(smem);   // [R, in]
-  const int chunks = in / 8;
-  for (int c = threadIdx.x; c < R * chunks; c += blockDim.x)
-    reinterpret_cast<uint4*>(x_s)[c] = reinterpret_cast<const uint4*>(x)[c];
-  __syncthreads();
-
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int n = blockIdx.x * kWarps + warp;
+  const int lane = threadIdx.x & 31;
+  const int n = blockIdx.x * kWarps + (threadIdx.x >> 5);
   if (n >= out) return;
+  const int chunks = in / 8;
   const uint4* wrow = reinterpret_cast<const uint4*>(w + size_t(n) * in);
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
   float acc[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) acc[r] = 0.f;
 
-  int c = lane;
-  for (; c + 32 * (kUnroll - 1) < chunks; c += 32 * kUnroll) {
+  for (int c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
     uint4 wv[kUnroll];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) wv[u] = __ldg(wrow + c + 32 * u);
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + 32 * u;
+      wv[u] = c < chunks ? load_streaming(wrow + c) : make_uint4(0, 0, 0, 0);
+    }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + 32 * u;
+      if (c >= chunks) break;
       float wf[8];
       load_bf16<8>(reinterpret_cast<const bf16*>(&wv[u]), wf);
 #pragma unroll
       for (int r = 0; r < R; ++r) {
+        const uint4 xr = __ldg(xv + size_t(r) * chunks + c);
         float xf[8];
-        load_bf16<8>(x_s + size_t(r) * in + size_t(c + 32 * u) * 8, xf);
+        load_bf16<8>(reinterpret_cast<const bf16*>(&xr), xf);
 #pragma unroll
         for (int i = 0; i < 8; ++i) acc[r] += wf[i] * xf[i];
       }
-    }
-  }
-  for (; c < chunks; c += 32) {
-    float wf[8];
-    const uint4 wv = __ldg(wrow + c);
-    load_bf16<8>(reinterpret_cast<const bf16*>(&wv), wf);
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      float xf[8];
-      load_bf16<8>(x_s + size_t(r) * in + size_t(c) * 8, xf);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) acc[r] += wf[i] * xf[i];
     }
   }
 #pragma unroll
@@ -86,20 +82,17 @@ __global__ void __launch_bounds__(kWarps * 32)
 // ---------------------------------------------------------------- launchers
 
 bool gemv_supports(const void* x, const void* w, int rows, int in) {
-  // x stays within the default 48 KB of shared memory: a larger share would cut the blocks per
-  // multiprocessor, and with them the loads in flight that the bandwidth needs.
-  return rows >= 1 && rows <= kGemvMaxRows && in % 8 == 0 && size_t(rows) * size_t(in) * sizeof(bf16) <= 48 * 1024 &&
-         reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0;
+  return rows >= 1 && rows <= kGemvMaxRows && in % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(w) % 16 == 0;
 }
 
 template <int R>
 void launch_gemv(const bf16* x, const bf16* w, void* y, bool y_f32, int out, int in, cudaStream_t stream) {
   const dim3 grid(unsigned((out + kWarps - 1) / kWarps));
-  const size_t smem = size_t(R) * size_t(in) * sizeof(bf16);
   if (y_f32) {
-    gemv_kernel<R, float><<<grid, kWarps * 32, smem, stream>>>(x, w, static_cast<float*>(y), out, in);
+    gemv_kernel<R, float><<<grid, kWarps * 32, 0, stream>>>(x, w, static_cast<float*>(y), out, in);
   } else {
-    gemv_kernel<R, bf16><<<grid, kWarps * 32, smem, stream>>>(x, w, static_cast<bf16*>(y), out, in);
+    gemv_kernel<R, bf16><<<grid, kWarps * 32, 0, stream>>>(x, w, static_cast<bf16*>(y), out, in);
   }
   check_launch("gemv");
 }
@@ -110,10 +103,6 @@ void gemv(const bf16* x, const bf16* w, void* y, bool y_f32, int rows, int out, 
     case 2: launch_gemv<2>(x, w, y, y_f32, out, in, stream); break;
     case 3: launch_gemv<3>(x, w, y, y_f32, out, in, stream); break;
     case 4: launch_gemv<4>(x, w, y, y_f32, out, in, stream); break;
-    case 5: launch_gemv<5>(x, w, y, y_f32, out, in, stream); break;
-    case 6: launch_gemv<6>(x, w, y, y_f32, out, in, stream); break;
-    case 7: launch_gemv<7>(x, w, y, y_f32, out, in, stream); break;
-    case 8: launch_gemv<8>(x, w, y, y_f32, out, in, stream); break;
     default: throw Error("gemv: " + std::to_string(rows) + " rows, more than kGemvMaxRows");
   }
 }

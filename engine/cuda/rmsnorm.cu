@@ -1,5 +1,7 @@
 #include "engine/cuda/rmsnorm.h"
 
+#include <algorithm>
+
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/reduce.cuh"
 
@@ -36,7 +38,10 @@ __global__ void add_rmsnorm_kernel(float* __restrict__ x, const bf16* __restrict
 void add_rmsnorm(float* x, const bf16* y, const bf16* weight, bf16* out, int T, int C, float eps,
                  cudaStream_t stream) {
   if (T == 0) return;
-  add_rmsnorm_kernel<<<T, 256, 0, stream>>>(x, y, weight, out, C, eps);
+  // About four elements a thread: at decode (T of a few rows) the kernel is all latency, and a
+  // wide block shortens each thread's serial loop.
+  const int threads = std::clamp((C / 4 + 31) / 32 * 32, 32, 1024);
+  add_rmsnorm_kernel<<<T, threads, 0, stream>>>(x, y, weight, out, C, eps);
   check_launch("add_rmsnorm");
 }
 

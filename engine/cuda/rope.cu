@@ -1,5 +1,6 @@
 #include "engine/cuda/rope.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cuda/cuda_check.h"
@@ -68,7 +69,10 @@ __global__ void rope_and_store_kv_kernel(bf16* __restrict__ qkv, const float2* _
 void rope_and_store_kv(bf16* qkv, const float2* rope, const int32_t* pos, const int32_t* tok_seq,
                        const KvLayerView& kv, int T, int num_heads, cudaStream_t stream) {
   if (T == 0) return;
-  rope_and_store_kv_kernel<<<T, 256, 0, stream>>>(qkv, rope, pos, tok_seq, kv, num_heads);
+  // About four rotation pairs a thread (see add_rmsnorm: decode steps are all latency).
+  const int pairs = (num_heads + kv.num_kv_heads) * kv.head_dim / 2;
+  const int threads = std::clamp((pairs / 4 + 31) / 32 * 32, 32, 1024);
+  rope_and_store_kv_kernel<<<T, threads, 0, stream>>>(qkv, rope, pos, tok_seq, kv, num_heads);
   check_launch("rope_and_store_kv");
 }
 
