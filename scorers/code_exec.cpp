@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <random>
 
@@ -373,14 +374,21 @@ PythonExecutor::~PythonExecutor() {
 std::future<ExecResult> PythonExecutor::submit(std::string program) { return submit(std::move(program), options_.limits); }
 
 std::future<ExecResult> PythonExecutor::submit(std::string program, const SandboxLimits& limits) {
-  Job job{std::move(program), limits, {}};
-  std::future<ExecResult> future = job.promise.get_future();
+  auto promise = std::make_shared<std::promise<ExecResult>>();
+  std::future<ExecResult> future = promise->get_future();
+  submit(std::move(program), limits, [promise](std::exception_ptr error, ExecResult result) {
+    if (error) promise->set_exception(error);
+    else promise->set_value(std::move(result));
+  });
+  return future;
+}
+
+void PythonExecutor::submit(std::string program, const SandboxLimits& limits, Callback done) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(job));
+    queue_.push_back(Job{std::move(program), limits, std::move(done)});
   }
   cv_.notify_one();
-  return future;
 }
 
 ExecResult PythonExecutor::run(const std::string& program) const { return run(program, options_.limits); }
@@ -388,6 +396,51 @@ ExecResult PythonExecutor::run(const std::string& program) const { return run(pr
 ExecResult PythonExecutor::run(const std::string& program, const SandboxLimits& limits) const {
   const std::string nonce = make_nonce();
   return interpret_python_run(sandbox_.run(runner_job(python_, site_packages_, program, nonce, limits)), nonce);
+}
+
+namespace {
+
+struct SharedExecutor {
+  std::mutex mu;
+  PythonExecutorOptions options;
+  std::unique_ptr<PythonExecutor> executor;
+};
+
+SharedExecutor& shared() {
+  static SharedExecutor* instance = new SharedExecutor();   // never destroyed: workers may outlive main's statics
+  return *instance;
+}
+
+}  // namespace
+
+void configure_shared_python_executor(PythonExecutorOptions options) {
+  SharedExecutor& s = shared();
+  std::lock_guard lock(s.mu);
+  if (s.executor) {
+    if (options.allow_unsandboxed != s.options.allow_unsandboxed || options.force_unsandboxed != s.options.force_unsandboxed)
+      throw Error("the shared Python executor already runs with another sandbox setting; configure it before grading code");
+    return;
+  }
+  s.options = std::move(options);
+}
+
+PythonExecutor& shared_python_executor() {
+  SharedExecutor& s = shared();
+  std::lock_guard lock(s.mu);
+  if (!s.executor) s.executor = std::make_unique<PythonExecutor>(s.options);
+  return *s.executor;
+}
+
+nlohmann::json execution_record(const PythonExecutor& executor) {
+  const SandboxLimits& l = executor.limits();
+  return {{"python", executor.python()},
+          {"python_version", executor.python_version()},
+          {"isolated", executor.isolated()},
+          {"limits",
+           {{"wall_seconds", l.wall_seconds},
+            {"cpu_seconds", l.cpu_seconds},
+            {"memory_bytes", l.memory_bytes},
+            {"max_processes", l.max_processes}}}};
 }
 
 void PythonExecutor::worker_loop() {
@@ -400,11 +453,14 @@ void PythonExecutor::worker_loop() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
+    ExecResult result;
+    std::exception_ptr error;
     try {
-      job.promise.set_value(run(job.program, job.limits));
+      result = run(job.program, job.limits);
     } catch (...) {
-      job.promise.set_exception(std::current_exception());
+      error = std::current_exception();
     }
+    job.done(error, std::move(result));
   }
 }
 

@@ -8,12 +8,16 @@
 
 #include <condition_variable>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "scorers/sandbox.h"
 
@@ -75,6 +79,10 @@ class PythonExecutor {
   // descriptors or processes left); anything the program does is an ExecResult.
   std::future<ExecResult> submit(std::string program);
   std::future<ExecResult> submit(std::string program, const SandboxLimits& limits);
+  // Queues one program and calls `done` on a worker thread once it has run: with a null
+  // exception and the result, or with the exception the sandbox threw. `done` must not throw.
+  using Callback = std::function<void(std::exception_ptr error, ExecResult result)>;
+  void submit(std::string program, const SandboxLimits& limits, Callback done);
   // Runs one program on the calling thread (not through the queue).
   ExecResult run(const std::string& program) const;
   ExecResult run(const std::string& program, const SandboxLimits& limits) const;
@@ -90,7 +98,7 @@ class PythonExecutor {
   struct Job {
     std::string program;
     SandboxLimits limits;
-    std::promise<ExecResult> promise;
+    Callback done;
   };
   void worker_loop();
 
@@ -105,6 +113,20 @@ class PythonExecutor {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
+
+// The process's executor for graders called without one (the scorer registry, through which a
+// run and `yardstick grade` grade code): one pool sized to the machine's cores, created on first
+// use. Process-wide on purpose: the cores and the interpreter are the machine's, whichever run
+// or command grades. configure_shared_python_executor() sets its options before the first use;
+// once the executor runs, a call asking for the same isolation (allow/force_unsandboxed) changes
+// nothing and one asking for another throws Error. shared_python_executor() throws as
+// PythonExecutor's constructor does, again on every call while the sandbox can't be set up.
+void configure_shared_python_executor(PythonExecutorOptions options);
+PythonExecutor& shared_python_executor();
+
+// What about an executor changes verdicts, for a run's record: {"python", "python_version",
+// "isolated", "limits": {"wall_seconds", "cpu_seconds", "memory_bytes", "max_processes"}}.
+nlohmann::json execution_record(const PythonExecutor& executor);
 
 // How a runner run ended, read from the sandbox's result. `nonce` is the one that run's runner
 // was given; reports without it are ignored. Exposed for tests.

@@ -121,10 +121,10 @@ std::string humaneval_completion_from_reply(std::string_view prompt, std::string
   return code;
 }
 
-std::string mbpp_code_from_completion(std::string_view completion) {
+std::string mbpp_code_from_completion(std::string_view completion, std::string_view function_name) {
   std::string_view code = truncate_at_stop(completion, kMbppStopSequences);
   if (size_t begin = code.rfind("[BEGIN]"); begin != std::string_view::npos) code = code.substr(begin + 7);
-  if (code.find("```") != std::string_view::npos) return extract_code(code);
+  if (code.find("```") != std::string_view::npos) return extract_code(code, function_name);
   std::string out = normalize_newlines(trim(code));
   if (!out.empty()) out.push_back('\n');
   return out;

@@ -38,9 +38,10 @@ bool defines_function(std::string_view code, std::string_view name);
 std::string humaneval_completion_from_reply(std::string_view prompt, std::string_view reply,
                                             std::string_view entry_point);
 
-// MBPP from a base model: the text after the last [BEGIN] (when the model repeated it) up to
-// [DONE], without surrounding blank space; a fenced block in it is extracted.
-std::string mbpp_code_from_completion(std::string_view completion);
+// MBPP code from a base model's completion or a chat model's reply: the text after the last
+// [BEGIN] (when the model repeated it) up to [DONE], without surrounding blank space; a fenced
+// block in it is extracted (preferring one that defines `function_name`, see extract_code).
+std::string mbpp_code_from_completion(std::string_view completion, std::string_view function_name = {});
 
 // The function MBPP's tests call: the first name called right after `assert` in the first test
 // (`assert remove_Occ("hello","l") == "heo"` -> "remove_Occ"); "" when none is found.

@@ -9,6 +9,7 @@
 #include "datasets/manifest.h"
 #include "engine/error.h"
 #include "tasks/clue.h"
+#include "tasks/code_benchmarks.h"
 #include "tasks/exam_csv.h"
 
 namespace yardstick {
@@ -20,7 +21,7 @@ using Adapter = std::function<void(const TaskSpec&, const std::filesystem::path&
 const std::map<std::string, Adapter, std::less<>>& adapters() {
   static const std::map<std::string, Adapter, std::less<>> table = {
       {"c3", load_c3},   {"ccpm", load_ccpm}, {"ceval", load_ceval}, {"chid", load_chid},
-      {"cluewsc", load_cluewsc}, {"cmmlu", load_cmmlu},
+      {"cluewsc", load_cluewsc}, {"cmmlu", load_cmmlu}, {"humaneval", load_humaneval}, {"mbpp", load_mbpp},
   };
   return table;
 }

@@ -60,7 +60,8 @@ INSTANTIATE_TEST_SUITE_P(Tasks, TaskPrompt,
                                            Case{"cmmlu", 11582, "agronomy/0"}, Case{"chid", 2002, "0"},
                                            Case{"c3", 3892, "m-0-0"}, Case{"ccpm", 2720, "0"},
                                            Case{"cluewsc", 976, "0"}, Case{"mgsm_zh", 250, "0"},
-                                           Case{"gaokao_mathcloze", 118, "0"}, Case{"gaokao_mathqa", 351, "0"}),
+                                           Case{"gaokao_mathcloze", 118, "0"}, Case{"gaokao_mathqa", 351, "0"},
+                                           Case{"humaneval", 164, "HumanEval/0"}, Case{"mbpp", 500, "11"}),
                          [](const auto& info) { return std::string(info.param.task); });
 
 }  // namespace
