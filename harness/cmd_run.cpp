@@ -63,6 +63,9 @@ void register_run(CLI::App& app) {
   cmd->add_option("--backend", args->backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--threads", args->o.threads, "CPU backend threads (0: all cores)");
   cmd->add_option("--max-batch", args->o.max_batch, "Sequences the engine advances together")->check(CLI::PositiveNumber);
+  cmd->add_flag("--allow-unsandboxed", args->o.allow_unsandboxed,
+                "Where Linux namespaces can't be set up, run model-written code (humaneval, mbpp) without "
+                "them instead of refusing; UNSAFE for untrusted code (docs/sandbox.md)");
   cmd->add_flag("--rescore", args->o.rescore, "Re-grade the stored outputs of the run and recompute its metrics; loads no model (without --model: the run named by --run-name, else the latest)");
 
   cmd->callback([args] {

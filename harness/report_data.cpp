@@ -9,6 +9,7 @@
 #include "datasets/data_dir.h"
 #include "engine/error.h"
 #include "harness/run.h"
+#include "scorers/pass_at_k.h"
 #include "tasks/task_data.h"
 #include "tasks/task_spec.h"
 
@@ -125,6 +126,42 @@ std::string default_against(const std::optional<ModelRecord>& model, const Publi
   return "";
 }
 
+namespace {
+
+// After each pass@1 metric (several samples per doc: code tasks sampled with a temperature), the
+// pass@k of Chen et al.'s unbiased estimator for the larger k of kPassAtKs that every doc has
+// samples for, with a bootstrap interval over problems as pass@1 has.
+std::vector<ReportMetric> with_pass_at_k(const std::vector<ReportMetric>& metrics,
+                                         const std::vector<ScorerOutcomes>& scorers) {
+  constexpr uint64_t kSeed = 0x79617264;   // fixed, as reports/results.cpp's: the same database, the same report
+  std::vector<ReportMetric> out;
+  for (const ReportMetric& m : metrics) {
+    out.push_back(m);
+    if (m.metric != "pass@1") continue;
+    auto s = std::find_if(scorers.begin(), scorers.end(), [&](const ScorerOutcomes& x) { return x.scorer == m.scorer; });
+    if (s == scorers.end()) continue;
+    std::vector<SampleCounts> counts;
+    for (const auto& d : s->docs)
+      if (d.samples > 0) counts.push_back({d.samples, d.correct});
+    for (int k : reportable_ks(counts)) {
+      if (k == 1) continue;
+      const std::vector<double> values = pass_at_k_per_problem(counts, k);
+      Estimate e = bootstrap_mean_estimate(values, kDefaultConfidence, kSeed);
+      ReportMetric pk = m;
+      pk.metric = fmt::format("pass@{}", k);
+      pk.value = e.mean;
+      pk.ci_low = e.ci_low;
+      pk.ci_high = e.ci_high;
+      pk.std_error = e.std_error;
+      pk.n = static_cast<int64_t>(e.n);
+      out.push_back(std::move(pk));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 RunReport build_run_report(const RunOutcomes& o, const PublishedNumbers& published, const std::string& against) {
   RunReport report;
   report.run_name = o.run.name;
@@ -149,7 +186,7 @@ RunReport build_run_report(const RunOutcomes& o, const PublishedNumbers& publish
     tr.shots = record.value("shots", 0);
     tr.prompt_style = o.run.config.value("prompt_style", "");
     tr.protocol = record;
-    tr.metrics = summarize_metrics(scorers);
+    tr.metrics = with_pass_at_k(summarize_metrics(scorers), scorers);
     if (!scorers.empty()) tr.breakdowns = summarize_breakdowns(scorers.front());
     if (!against.empty())
       if (const PublishedRecord* p = published.lookup(against, task)) tr.published = *p;

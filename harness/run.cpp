@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <future>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -16,6 +18,7 @@
 #include "harness/digests.h"
 #include "harness/progress.h"
 #include "reports/stats.h"
+#include "scorers/code_exec.h"
 #include "scorers/registry.h"
 #include "tasks/prompt.h"
 #include "tasks/task_data.h"
@@ -127,20 +130,26 @@ std::map<std::string, std::string> scorer_families(const RunRecord& run) {
 int64_t regrade(Store& store, const RunRecord& run) {
   auto families = scorer_families(run);
   auto samples = store.samples(run.id);
-  std::vector<std::pair<int64_t, std::vector<Verdict>>> by_sample;
-  by_sample.reserve(samples.size());
+  // All submitted first: code is graded by the sandbox's workers in parallel.
+  std::vector<std::pair<int64_t, std::future<std::vector<Verdict>>>> grading;
+  grading.reserve(samples.size());
   for (const auto& s : samples) {
     auto family = families.find(s.task);
     if (family == families.end())
       throw Error(fmt::format("database {}: run \"{}\" has samples of task \"{}\", which its configuration lacks",
                               store.path().string(), run.name, s.task));
-    by_sample.emplace_back(s.id, grade(family->second, s.output, s.gold));
+    grading.emplace_back(s.id, grade_async(family->second, s.output, s.gold));
   }
+  std::vector<std::pair<int64_t, std::vector<Verdict>>> by_sample;
+  by_sample.reserve(samples.size());
+  for (auto& [id, verdicts] : grading) by_sample.emplace_back(id, verdicts.get());
   store.replace_verdicts(by_sample);
   return static_cast<int64_t>(samples.size());
 }
 
 // One pass of generation with the engine; each result is graded and stored as it arrives.
+// Grading that takes a while (code runs in the sandbox) goes on in the background while the
+// engine keeps generating; a sample is stored once its verdicts are in, in arrival order.
 struct Writer {
   Store& store;
   int64_t run_id;
@@ -149,6 +158,7 @@ struct Writer {
   int64_t written = 0;
   int64_t tokens = 0;
   std::exception_ptr failure;   // the first error inside a completion callback
+  std::deque<std::pair<SampleRecord, std::future<std::vector<Verdict>>>> grading;   // oldest first
 
   void write(const PendingSample& p, SampleRecord s) {
     std::lock_guard lock(mu);
@@ -160,12 +170,35 @@ struct Writer {
       s.sample_idx = p.sample_idx;
       s.prompt = p.prompt;
       s.gold = p.doc->gold;
-      auto verdicts = grade(p.task->spec.scorer, s.output, s.gold);
-      if (store.insert_sample(s, verdicts)) ++written;
-      tokens += s.output_tokens;
-      progress.advance(1, s.output_tokens);
+      auto verdicts = grade_async(p.task->spec.scorer, s.output, s.gold);
+      grading.emplace_back(std::move(s), std::move(verdicts));
+      store_graded(/*wait=*/false);
     } catch (...) {
       failure = std::current_exception();
+    }
+  }
+
+  // After the last write: waits for the grading still under way and stores those samples.
+  void finish() {
+    std::lock_guard lock(mu);
+    if (failure) return;
+    try {
+      store_graded(/*wait=*/true);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+
+ private:
+  // Stores the samples at the front whose verdicts are ready (with `wait`, all of them).
+  void store_graded(bool wait) {
+    while (!grading.empty()) {
+      auto& [s, verdicts] = grading.front();
+      if (!wait && verdicts.wait_for(std::chrono::seconds(0)) != std::future_status::ready) break;
+      if (store.insert_sample(s, verdicts.get())) ++written;
+      tokens += s.output_tokens;
+      progress.advance(1, s.output_tokens);
+      grading.pop_front();
     }
   }
 };
@@ -341,6 +374,11 @@ std::vector<MetricRecord> compute_metrics(Store& store, int64_t run_id) {
 RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
   Store store(options.db);
   RunOutcome out;
+  if (options.allow_unsandboxed) {
+    PythonExecutorOptions code;
+    code.allow_unsandboxed = true;
+    configure_shared_python_executor(code);
+  }
 
   // Re-scoring a named (or the latest) run needs neither the model nor the data.
   if (options.rescore && options.model.empty()) {
@@ -414,6 +452,10 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
                  {"seed", options.seed},
                  {"tasks", task_records}};
   if (!options.suite.empty()) config["suite"] = options.suite;   // only when set: older runs keep their identity
+  // Code tasks: the interpreter and the sandbox's limits decide verdicts too (only then: other
+  // runs keep their identity).
+  if (std::any_of(plans.begin(), plans.end(), [](const TaskPlan& p) { return grades_by_execution(p.spec.scorer); }))
+    config["code_execution"] = execution_record(shared_python_executor());
   std::string config_digest = sha256_hex(config.dump());
 
   std::vector<std::string> task_names;
@@ -500,6 +542,8 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     } else {
       generate_with_engine(model, options, pending, writer);
     }
+    writer.finish();
+    if (writer.failure) std::rethrow_exception(writer.failure);
   } catch (...) {
     store.set_run_status(run->id, "failed");
     throw;

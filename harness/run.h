@@ -41,6 +41,9 @@ struct RunOptions {
   int threads = 0;
   int max_batch = 16;
   bool rescore = false;
+  // Where Linux namespaces can't be set up, execute model-written code (humaneval, mbpp) without
+  // them instead of refusing (docs/sandbox.md says what is then left of the isolation).
+  bool allow_unsandboxed = false;
 };
 
 struct RunOutcome {

@@ -107,7 +107,7 @@ TEST(Suites, MalformedSuitesAreRefusedByField) {
 TEST(SuitesCli, ListsSuitesWithTheirProtocol) {
   auto r = test::run_cli({"suites"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("deepseek-llm-base (v1, base prompts)"));
+  EXPECT_THAT(r.out, HasSubstr("deepseek-llm-base (v2, base prompts)"));
   EXPECT_THAT(r.out, HasSubstr("ceval    C-Eval    5-shot  val split, multiple choice by log-likelihood, length"));
   EXPECT_THAT(r.out, HasSubstr("not run: MMLU"));
 }
