@@ -72,6 +72,7 @@ RunOutcomes load_run_outcomes(Store& store, const RunRecord& run, const std::opt
       d.doc_id = s.doc_id;
       ++d.samples;
       d.correct += v.correct;
+      d.unanswered += v.status == "no_answer";
     }
   }
   // Ranks as the store keeps them (the verdicts' rank column).

@@ -46,7 +46,8 @@ json run_to_json(const RunReport& r) {
       res[m.metric + "_stderr," + m.scorer] = m.std_error;
       metrics.push_back({{"scorer", m.scorer},     {"metric", m.metric}, {"value", m.value},
                          {"stderr", m.std_error},  {"ci_low", m.ci_low}, {"ci_high", m.ci_high},
-                         {"n", m.n},               {"interval", m.interval}});
+                         {"n", m.n},               {"interval", m.interval},
+                         {"samples", m.samples},   {"unanswered", m.unanswered}});
       n = std::max(n, m.n);
     }
     results[t.task] = res;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "reports/stats.h"
 
@@ -77,6 +78,15 @@ void render_task(std::string& out, const RunReport& run, const TaskReport& t) {
     out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", name, ours, m.n, published, diff, noise);
   }
   out += "\n";
+  // How often the extractor found no answer at all: a high rate means the prompt or the stop
+  // strings don't fit the model, not that it reasons badly.
+  std::vector<std::string> failures;
+  for (const ReportMetric& m : t.metrics)
+    if (m.samples > 0)
+      failures.push_back(fmt::format("{} {}/{} ({:.1f}%)", cell(m.scorer), m.unanswered, m.samples,
+                                     100.0 * double(m.unanswered) / double(m.samples)));
+  if (!failures.empty())
+    out += fmt::format("Extraction failures (no answer found): {}.\n\n", fmt::join(failures, ", "));
   if (std::any_of(t.metrics.begin(), t.metrics.end(), [](const ReportMetric& m) { return m.interval == "bootstrap"; }))
     out += "pass@1 intervals are bootstrap percentile intervals over problems; accuracies are Wilson intervals.\n\n";
   for (const Breakdown& b : t.breakdowns) render_breakdown(out, t, b);

@@ -25,6 +25,8 @@ struct ReportMetric {
   int64_t n = 0;
   double std_error = 0.0;
   std::string interval = "wilson";   // how ci_low/ci_high were computed: "wilson" | "bootstrap"
+  int64_t samples = 0;               // graded samples behind the metric
+  int64_t unanswered = 0;            // of which no answer could be extracted (status "no_answer")
 };
 
 // One value of a breakdown key ("subject" = "Algebra"): the primary scorer's accuracy over the

@@ -56,6 +56,10 @@ std::vector<ReportMetric> summarize_metrics(const std::vector<ScorerOutcomes>& s
     m.n = static_cast<int64_t>(e.n);
     m.std_error = e.std_error;
     m.interval = proportion ? "wilson" : "bootstrap";
+    for (const DocOutcome* d : docs) {
+      m.samples += d->samples;
+      m.unanswered += d->unanswered;
+    }
     metrics.push_back(std::move(m));
   }
   return metrics;

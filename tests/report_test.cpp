@@ -52,7 +52,8 @@ void add_run(Store& store, const std::string& run_name, const std::string& model
     s.output = "The answer is 1.";
     s.gold = "#### 1";
     s.finish_reason = "stop";
-    std::vector<Verdict> v{{"strict-match", i < strict, "1", "ok", {}},
+    // Samples wrong by both scorers are ones where strict-match found no answer at all.
+    std::vector<Verdict> v{{"strict-match", i < strict, "1", i < flexible ? "ok" : "no_answer", {}},
                            {"flexible-extract", i < flexible, "1", "ok", {}}};
     ASSERT_TRUE(store.insert_sample(s, v));
   }
@@ -83,6 +84,13 @@ TEST_F(ReportFromDb, LatestRunAgainstItsPublishedModelByDefault) {
   // 10/20 = 50.0% [29.9, 70.1]: 17.4 is outside.
   EXPECT_THAT(r.out, HasSubstr("| acc flexible-extract | 50.0 [29.9, 70.1] | 20 | 17.4 | +32.6 | no |"));
   EXPECT_THAT(r.out, HasSubstr("Published: GSM8K 17.4 for deepseek-llm-7b-base (PAPER"));
+}
+
+TEST_F(ReportFromDb, ExtractionFailureRatesAreShownPerScorer) {
+  auto r = report({"--db", db.string(), "--run", "base-run"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Extraction failures (no answer found): strict-match 10/20 (50.0%), "
+                               "flexible-extract 0/20 (0.0%)."));
 }
 
 TEST_F(ReportFromDb, NamedRunAgainstAnotherModel) {
