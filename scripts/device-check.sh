@@ -5,6 +5,9 @@
 #   scripts/device-check.sh run       there, from the repo root: build checks, the GPU tests, and
 #                                     `yardstick bench --synthetic 7b --compare-hf`; logs under $OUT,
 #                                     a short table at the end
+#   scripts/device-check.sh profile   there: per-kernel times of a short 7B bench under Nsight
+#                                     Compute ($OUT/ncu.csv, a summary by kernel and grid), and two
+#                                     plain batch-1 decode runs for the run-to-run spread
 # The device tool's call: run(command="bash scripts/device-check.sh run", carry=[".carry"]).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,15 +24,18 @@ prepare() {
   du -sh .carry
 }
 
-run() {
-  local out=${OUT:-/tmp/device-check}
-  mkdir -p "$out"
+setup_env() {
   local cublas_dir
   cublas_dir=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(os.path.dirname(nvidia.cublas.__file__), "lib"))' 2>/dev/null)
   export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${cublas_dir}:${LD_LIBRARY_PATH:-}
   # The test binaries look for tests/fixtures under the checkout they were built in.
   [ -e /work/main ] || { mkdir -p /work && ln -s "$PWD" /work/main; }
+}
 
+run() {
+  local out=${OUT:-/tmp/device-check}
+  mkdir -p "$out"
+  setup_env
   echo "== device"
   nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
   echo "== build checks"
@@ -52,8 +58,26 @@ run() {
   cat "$out/bench.md"
 }
 
+profile() {
+  local out=${OUT:-/tmp/device-check}
+  mkdir -p "$out"
+  setup_env
+  local ncu
+  ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  local short=(bench --synthetic 7b --batches 1 --decode-steps 4 --prefill-seqs 1 --prefill-len 8)
+  timeout 300 "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv .carry/bin/yardstick "${short[@]}" \
+    >"$out/ncu.csv" 2>"$out/ncu.err"
+  echo "ncu exit $?"; tail -3 "$out/ncu.err"
+  python3 scripts/ncu_summary.py "$out/ncu.csv" | tee "$out/ncu_summary.txt"
+  for i in 1 2; do
+    .carry/bin/yardstick bench --synthetic 7b --batches 1 --decode-steps 256 --prefill-seqs 1 --prefill-len 8 2>/dev/null |
+      grep -E '^\| decode'
+  done
+}
+
 case "${1:-}" in
   prepare) prepare ;;
   run) run ;;
-  *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
+  profile) profile ;;
+  *) echo "usage: $0 prepare|run|profile" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 // Projections of a few rows (decode at small batch): every weight byte is read once per step
 // and the time is all memory bandwidth, where a GEMM library's tiles for large matrices leave a
-// share of it unused. Each warp streams one weight row with 16-byte loads, many in flight.
+// share of it unused. Each block streams one weight row with 16-byte loads, many in flight.
 #pragma once
 
 #include <cuda_runtime.h>

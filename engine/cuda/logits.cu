@@ -7,7 +7,27 @@ namespace yardstick::cuda {
 
 namespace {
 
-constexpr int kThreads = 512;
+constexpr int kThreads = 1024;
+constexpr int kInFlight = 16;   // logits each thread loads before using the first
+
+// fn(z[i], i) for this thread's share of a row, kInFlight independent loads at a time: a pass
+// over a row is a handful of memory round trips rather than one per element.
+template <class Fn>
+__device__ inline void for_each_logit(const float* __restrict__ z, int V, Fn&& fn) {
+  for (int base = threadIdx.x; base < V; base += kInFlight * blockDim.x) {
+    float v[kInFlight];
+#pragma unroll
+    for (int u = 0; u < kInFlight; ++u) {
+      const int i = base + u * blockDim.x;
+      v[u] = i < V ? z[i] : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < kInFlight; ++u) {
+      const int i = base + u * blockDim.x;
+      if (i < V) fn(v[u], i);
+    }
+  }
+}
 
 // engine/sampler.cpp's counter_uniform, bit for bit, so host and device draw the same numbers.
 __device__ inline uint64_t splitmix64(uint64_t z) {
@@ -70,13 +90,13 @@ __global__ void __launch_bounds__(kThreads)
   const PickRequest req = requests[blockIdx.x];
 
   ArgMax best{-INFINITY, 0x7fffffff};
-  for (int i = threadIdx.x; i < V; i += blockDim.x) best = better(best, ArgMax{z[i], i});
+  for_each_logit(z, V, [&](float v, int i) { best = better(best, ArgMax{v, i}); });
   best = block_argmax(best, am_scratch);
   if (best.index == 0x7fffffff) best.index = 0;   // every logit NaN: nothing is better than id 0
   const float zmax = best.value;
 
   double sum = 0.0;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) sum += double(expf(z[i] - zmax));
+  for_each_logit(z, V, [&](float v, int) { sum += double(expf(v - zmax)); });
   const float lse = zmax + float(log(block_sum(sum, d_scratch)));
 
   int token = best.index;
@@ -85,13 +105,14 @@ __global__ void __launch_bounds__(kThreads)
     const float inv_t = 1.f / req.temperature;
     auto count_at_least = [&](uint64_t t) {
       unsigned long long n = 0;
-      for (int i = threadIdx.x; i < V; i += blockDim.x) n += rank_key(z[i], i) >= t;
+      for_each_logit(z, V, [&](float v, int i) { n += rank_key(v, i) >= t; });
       return block_sum(n, n_scratch);
     };
     auto mass_at_least = [&](uint64_t t) {
       double mass = 0.0;
-      for (int i = threadIdx.x; i < V; i += blockDim.x)
-        if (rank_key(z[i], i) >= t) mass += double(expf((z[i] - zmax) * inv_t));
+      for_each_logit(z, V, [&](float v, int i) {
+        if (rank_key(v, i) >= t) mass += double(expf((v - zmax) * inv_t));
+      });
       return block_sum(mass, d_scratch);
     };
     // top-k: keys from the k-th largest up; without it, every key (from the smallest up).
@@ -101,7 +122,7 @@ __global__ void __launch_bounds__(kThreads)
       keep_from = largest_key_where([&](uint64_t t) { return count_at_least(t) >= k; });
     } else {
       unsigned long long smallest = ~0ull;
-      for (int i = threadIdx.x; i < V; i += blockDim.x) smallest = min(smallest, (unsigned long long)rank_key(z[i], i));
+      for_each_logit(z, V, [&](float v, int i) { smallest = min(smallest, (unsigned long long)rank_key(v, i)); });
       keep_from = block_min(smallest, n_scratch);
     }
     // From here on "t <= keep_from" stands for "every kept token", and keep_from is a real key.

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "engine/cuda/cuda_check.h"
-#include "engine/cuda/kv_layout.cuh"
 
 namespace yardstick::cuda {
 
@@ -30,14 +29,18 @@ std::vector<float> rope_table(int max_positions, int head_dim, double theta) {
 
 // ---------------------------------------------------------------- kernels
 
-// One block per token: first the rotation pairs of all q and k heads, then the v copy.
+// One block per token: first the rotation pairs of all q and k heads, then the v copy. The
+// token's cache block is looked up once, alongside the loads of q and k.
 __global__ void rope_and_store_kv_kernel(bf16* __restrict__ qkv, const float2* __restrict__ rope,
                                          const int32_t* __restrict__ pos,
                                          const int32_t* __restrict__ tok_seq, KvLayerView kv,
                                          int num_heads) {
   const int t = blockIdx.x;
-  const int HD = kv.head_dim, half = HD / 2, NKV = kv.num_kv_heads;
+  const int HD = kv.head_dim, half = HD / 2, NKV = kv.num_kv_heads, BS = kv.block_size;
   const int p = pos[t], b = tok_seq[t];
+  const int block = kv.block_tables[size_t(b) * kv.max_blocks + p / BS];
+  // Element offset of kv head h at this token's slot.
+  auto slot = [&](int h) { return ((size_t(block) * NKV + h) * BS + p % BS) * size_t(HD); };
   bf16* row = qkv + size_t(t) * (num_heads + 2 * NKV) * HD;
   const float2* cs = rope + size_t(p) * half;
 
@@ -52,16 +55,13 @@ __global__ void rope_and_store_kv_kernel(bf16* __restrict__ qkv, const float2* _
     x[d] = y1;
     x[d + half] = y2;
     if (head >= num_heads) {
-      bf16* dst = kv.k + kv_offset(kv, b, p, head - num_heads);
+      bf16* dst = kv.k + slot(head - num_heads);
       dst[d] = y1;
       dst[d + half] = y2;
     }
   }
   const bf16* v = row + (num_heads + NKV) * HD;
-  for (int i = threadIdx.x; i < NKV * HD; i += blockDim.x) {
-    const int h = i / HD, d = i % HD;
-    kv.v[kv_offset(kv, b, p, h) + d] = v[i];
-  }
+  for (int i = threadIdx.x; i < NKV * HD; i += blockDim.x) kv.v[slot(i / HD) + i % HD] = v[i];
 }
 
 // ---------------------------------------------------------------- launchers
