@@ -7,6 +7,7 @@
 
 #include "engine/cuda/attention_common.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
 #include "engine/cuda/reduce.cuh"
 #include "engine/error.h"
 
@@ -29,6 +30,8 @@ template <int HD>
 __global__ void __launch_bounds__(kWarps * 32)
     attention_decode_kernel(const bf16* __restrict__ qkv, bf16* __restrict__ out,
                             AttentionShape shape, KvLayerView kv, BatchView batch) {
+  pdl_launch_dependents();
+  pdl_wait();   // everything below reads what earlier kernels wrote
   constexpr int kDpl = kDimsPerLane<HD>;
   constexpr int kBatch = 16;   // value rows loaded before the first multiply-add
   __shared__ __align__(16) float q_s[HD];
@@ -142,14 +145,13 @@ void attention_decode(const bf16* qkv, bf16* out, const AttentionShape& shape,
   const dim3 grid(unsigned(shape.num_heads), unsigned(batch.num_seqs));
   const int threads = kWarps * 32;
   switch (kv.head_dim) {
-    case 8: attention_decode_kernel<8><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;
-    case 16: attention_decode_kernel<16><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;
-    case 32: attention_decode_kernel<32><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;
-    case 64: attention_decode_kernel<64><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;
-    case 128: attention_decode_kernel<128><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch); break;
+    case 8: launch(attention_decode_kernel<8>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
+    case 16: launch(attention_decode_kernel<16>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
+    case 32: launch(attention_decode_kernel<32>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
+    case 64: launch(attention_decode_kernel<64>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
+    case 128: launch(attention_decode_kernel<128>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
     default: throw Error("attention_decode: head_dim " + std::to_string(kv.head_dim) + " is not compiled in");
   }
-  check_launch("attention_decode");
 }
 
 }  // namespace yardstick::cuda

@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/cuda/attention_common.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
 #include "engine/cuda/kv_layout.cuh"
 #include "engine/cuda/reduce.cuh"
 
@@ -33,6 +34,8 @@ __global__ void __launch_bounds__(kWarps * 32)
                              AttentionShape shape, KvLayerView kv, BatchView batch,
                              const int32_t* __restrict__ tile_seq,
                              const int32_t* __restrict__ tile_q0) {
+  pdl_launch_dependents();
+  pdl_wait();   // everything below reads what earlier kernels wrote
   constexpr int kDpl = kDimsPerLane<HD>;
   constexpr int kKStride = HD + 8;   // padded rows: lanes' 16-byte reads of k_s hit distinct banks
   constexpr int kChunks = HD / 8;    // 16-byte chunks per key row
@@ -160,14 +163,13 @@ void attention_prefill(const bf16* qkv, bf16* out, const AttentionShape& shape,
   const dim3 grid(unsigned(num_tiles), unsigned(shape.num_heads));
   const int threads = kWarps * 32;
   switch (kv.head_dim) {
-    case 8: attention_prefill_kernel<8><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
-    case 16: attention_prefill_kernel<16><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
-    case 32: attention_prefill_kernel<32><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
-    case 64: attention_prefill_kernel<64><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
-    case 128: attention_prefill_kernel<128><<<grid, threads, 0, stream>>>(qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
+    case 8: launch(attention_prefill_kernel<8>, grid, threads, 0, stream, "attention_prefill", qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
+    case 16: launch(attention_prefill_kernel<16>, grid, threads, 0, stream, "attention_prefill", qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
+    case 32: launch(attention_prefill_kernel<32>, grid, threads, 0, stream, "attention_prefill", qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
+    case 64: launch(attention_prefill_kernel<64>, grid, threads, 0, stream, "attention_prefill", qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
+    case 128: launch(attention_prefill_kernel<128>, grid, threads, 0, stream, "attention_prefill", qkv, out, shape, kv, batch, tile_seq, tile_q0); break;
     default: throw Error("attention_prefill: head_dim " + std::to_string(kv.head_dim) + " is not compiled in");
   }
-  check_launch("attention_prefill");
 }
 
 }  // namespace yardstick::cuda

@@ -1,6 +1,7 @@
 #include "engine/cuda/embedding.h"
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
 
 namespace yardstick::cuda {
 
@@ -10,6 +11,8 @@ namespace yardstick::cuda {
 template <class Out>
 __global__ void gather_rows_kernel(const bf16* __restrict__ in, const int32_t* __restrict__ rows,
                                    Out* __restrict__ out, int C) {
+  pdl_launch_dependents();
+  pdl_wait();   // everything below reads what earlier kernels wrote
   const int r = blockIdx.x;
   const bf16* src = in + size_t(rows[r]) * C;
   Out* dst = out + size_t(r) * C;
@@ -27,14 +30,12 @@ __global__ void gather_rows_kernel(const bf16* __restrict__ in, const int32_t* _
 void embedding_gather(const bf16* table, const int32_t* ids, float* out, int T, int C,
                       cudaStream_t stream) {
   if (T == 0) return;
-  gather_rows_kernel<float><<<T, 256, 0, stream>>>(table, ids, out, C);
-  check_launch("embedding_gather");
+  launch(gather_rows_kernel<float>, T, 256, 0, stream, "embedding_gather", table, ids, out, C);
 }
 
 void gather_rows(const bf16* in, const int32_t* rows, bf16* out, int R, int C, cudaStream_t stream) {
   if (R == 0) return;
-  gather_rows_kernel<bf16><<<R, 256, 0, stream>>>(in, rows, out, C);
-  check_launch("gather_rows");
+  launch(gather_rows_kernel<bf16>, R, 256, 0, stream, "gather_rows", in, rows, out, C);
 }
 
 }  // namespace yardstick::cuda

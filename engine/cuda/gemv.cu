@@ -5,6 +5,7 @@
 
 #include "engine/cuda/attention_common.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
 #include "engine/cuda/reduce.cuh"
 #include "engine/error.h"
 
@@ -49,13 +50,21 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   for (int r = 0; r < R; ++r) acc[r] = 0.f;
 
   constexpr int kStride = kWarps * 32;
-  for (int c0 = threadIdx.x; c0 < chunks; c0 += kStride * kUnroll) {
-    uint4 wv[kUnroll];
+  uint4 wv[kUnroll];
+  auto load_weights = [&](int c0) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = c0 + kStride * u;
       wv[u] = c < chunks ? load_streaming(wrow + c) : make_uint4(0, 0, 0, 0);
     }
+  };
+  // The weights depend on no earlier kernel: the first batch is in flight while the previous
+  // kernel finishes (a whole 4096-wide row: 4 chunks a thread).
+  pdl_launch_dependents();
+  load_weights(threadIdx.x);
+  pdl_wait();
+  for (int c0 = threadIdx.x; c0 < chunks; c0 += kStride * kUnroll) {
+    if (c0 != int(threadIdx.x)) load_weights(c0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = c0 + kStride * u;
@@ -102,11 +111,10 @@ template <int R>
 void launch_gemv(const bf16* x, const bf16* w, void* y, bool y_f32, int out, int in, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(out));
   if (y_f32) {
-    gemv_kernel<R, float><<<grid, kWarps * 32, 0, stream>>>(x, w, static_cast<float*>(y), out, in);
+    launch(gemv_kernel<R, float>, grid, kWarps * 32, 0, stream, "gemv", x, w, static_cast<float*>(y), out, in);
   } else {
-    gemv_kernel<R, bf16><<<grid, kWarps * 32, 0, stream>>>(x, w, static_cast<bf16*>(y), out, in);
+    launch(gemv_kernel<R, bf16>, grid, kWarps * 32, 0, stream, "gemv", x, w, static_cast<bf16*>(y), out, in);
   }
-  check_launch("gemv");
 }
 
 void gemv(const bf16* x, const bf16* w, void* y, bool y_f32, int rows, int out, int in, cudaStream_t stream) {

@@ -1,6 +1,7 @@
 #include "engine/cuda/logits.h"
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
 #include "engine/cuda/reduce.cuh"
 
 namespace yardstick::cuda {
@@ -83,6 +84,8 @@ __device__ uint64_t largest_key_where(Pred pred) {
 __global__ void __launch_bounds__(kThreads)
     pick_tokens_kernel(const float* __restrict__ logits, const PickRequest* __restrict__ requests,
                        PickResult* __restrict__ results, int V) {
+  pdl_launch_dependents();
+  pdl_wait();   // everything below reads what earlier kernels wrote
   __shared__ ArgMax am_scratch[32];
   __shared__ double d_scratch[32];
   __shared__ unsigned long long n_scratch[32];
@@ -158,8 +161,7 @@ __global__ void __launch_bounds__(kThreads)
 void pick_tokens(const float* logits, const PickRequest* requests, PickResult* results, int R, int V,
                  cudaStream_t stream) {
   if (R == 0) return;
-  pick_tokens_kernel<<<R, kThreads, 0, stream>>>(logits, requests, results, V);
-  check_launch("pick_tokens");
+  launch(pick_tokens_kernel, R, kThreads, 0, stream, "pick_tokens", logits, requests, results, V);
 }
 
 }  // namespace yardstick::cuda

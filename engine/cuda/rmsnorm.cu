@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
 #include "engine/cuda/reduce.cuh"
 #include "engine/error.h"
 
@@ -24,15 +25,17 @@ __global__ void add_rmsnorm_kernel(float* __restrict__ x, const bf16* __restrict
   const bf16* add = y ? y + size_t(blockIdx.x) * C : nullptr;
   float v[kPerThread], w[kPerThread];
   float ss = 0.f;
+  pdl_launch_dependents();
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {   // the weights are constants: loaded before the wait
+    const int c = threadIdx.x + i * blockDim.x;
+    w[i] = c < C ? __bfloat162float(weight[c]) : 0.f;
+  }
+  pdl_wait();
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
     const int c = threadIdx.x + i * blockDim.x;
-    v[i] = 0.f;
-    w[i] = 0.f;
-    if (c < C) {
-      v[i] = row[c] + (add ? __bfloat162float(add[c]) : 0.f);
-      w[i] = __bfloat162float(weight[c]);
-    }
+    v[i] = c < C ? row[c] + (add ? __bfloat162float(add[c]) : 0.f) : 0.f;
   }
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
@@ -58,8 +61,7 @@ void add_rmsnorm(float* x, const bf16* y, const bf16* weight, bf16* out, int T, 
   // About four elements a thread: at decode (T of a few rows) the kernel is all latency, and a
   // wide block shortens each thread's serial loop.
   const int threads = std::clamp((C / 4 + 31) / 32 * 32, 32, 1024);
-  add_rmsnorm_kernel<<<T, threads, 0, stream>>>(x, y, weight, out, C, eps);
-  check_launch("add_rmsnorm");
+  launch(add_rmsnorm_kernel, T, threads, 0, stream, "add_rmsnorm", x, y, weight, out, C, eps);
 }
 
 }  // namespace yardstick::cuda

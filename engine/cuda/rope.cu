@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
 
 namespace yardstick::cuda {
 
@@ -35,6 +36,8 @@ __global__ void rope_and_store_kv_kernel(bf16* __restrict__ qkv, const float2* _
                                          const int32_t* __restrict__ pos,
                                          const int32_t* __restrict__ tok_seq, KvLayerView kv,
                                          int num_heads) {
+  pdl_launch_dependents();
+  pdl_wait();   // everything below reads what earlier kernels wrote
   const int t = blockIdx.x;
   const int HD = kv.head_dim, half = HD / 2, NKV = kv.num_kv_heads, BS = kv.block_size;
   const int p = pos[t], b = tok_seq[t];
@@ -72,8 +75,7 @@ void rope_and_store_kv(bf16* qkv, const float2* rope, const int32_t* pos, const 
   // About four rotation pairs a thread (see add_rmsnorm: decode steps are all latency).
   const int pairs = (num_heads + kv.num_kv_heads) * kv.head_dim / 2;
   const int threads = std::clamp((pairs / 4 + 31) / 32 * 32, 32, 1024);
-  rope_and_store_kv_kernel<<<T, threads, 0, stream>>>(qkv, rope, pos, tok_seq, kv, num_heads);
-  check_launch("rope_and_store_kv");
+  launch(rope_and_store_kv_kernel, T, threads, 0, stream, "rope_and_store_kv", qkv, rope, pos, tok_seq, kv, num_heads);
 }
 
 }  // namespace yardstick::cuda

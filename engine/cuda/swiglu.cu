@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
 
 namespace yardstick::cuda {
 
@@ -10,6 +11,8 @@ namespace yardstick::cuda {
 
 __global__ void silu_mul_kernel(const bf16* __restrict__ gate_up, bf16* __restrict__ out, int T,
                                 int FF) {
+  pdl_launch_dependents();
+  pdl_wait();   // everything below reads what earlier kernels wrote
   const size_t n = size_t(T) * FF;
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
        i += size_t(gridDim.x) * blockDim.x) {
@@ -28,8 +31,7 @@ void silu_mul(const bf16* gate_up, bf16* out, int T, int FF, cudaStream_t stream
   const int threads = 256;
   // Enough blocks to fill the GPU several times over; the grid-stride loop covers the rest.
   const int blocks = int(std::min<size_t>((n + threads - 1) / threads, 132 * 16));
-  silu_mul_kernel<<<blocks, threads, 0, stream>>>(gate_up, out, T, FF);
-  check_launch("silu_mul");
+  launch(silu_mul_kernel, blocks, threads, 0, stream, "silu_mul", gate_up, out, T, FF);
 }
 
 }  // namespace yardstick::cuda
