@@ -542,8 +542,13 @@ TEST(HostileCorpus, WritingOutsideTheScratchDirectoryFailsAndChangesNothing) {
   VictimDir victim;
   ExecResult write = executor().run(fmt::format("open({:?}, 'w').write('x')\n", (victim.path() / "new.txt").string()));
   EXPECT_EQ(write.outcome, ExecOutcome::error);
-  EXPECT_EQ(write.exc_type, "OSError");
-  EXPECT_THAT(write.message, HasSubstr("Read-only file system"));
+  if (victim.path().string().rfind("/tmp/", 0) == 0) {
+    // A checkout under the host's /tmp (CI may clone there) is hidden by the sandbox's own /tmp.
+    EXPECT_EQ(write.exc_type, "FileNotFoundError") << write.message;
+  } else {
+    EXPECT_EQ(write.exc_type, "OSError");
+    EXPECT_THAT(write.message, HasSubstr("Read-only file system"));
+  }
   ExecResult remove = executor().run(fmt::format("import os\nos.remove({:?})\n", victim.keep().string()));
   EXPECT_EQ(remove.outcome, ExecOutcome::error);
   ExecResult rmtree = executor().run(fmt::format("import shutil\nshutil.rmtree({:?})\n", victim.path().string()));
