@@ -31,8 +31,8 @@ struct DocOutcome {
   std::string doc_id;
   int64_t samples = 0;   // samples graded (1 unless the task samples several per doc)
   int64_t correct = 0;   // of which correct
-  int64_t unanswered = 0;   // of which the extractor found no answer (verdict status "no_answer")
   std::map<std::string, std::string> groups;   // {"subject": "Algebra"}; empty when unknown
+  int64_t unanswered = 0;   // of which the extractor found no answer (verdict status "no_answer")
 };
 
 // One scorer's outcomes over a task's docs, in a stable order (by doc_id).
