@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "engine/model_config.h"
+#include "engine/token_pick.h"
 
 namespace yardstick {
 
@@ -44,6 +46,24 @@ class Backend {
   // Runs the model over every chunk. Writes fp32 logits, one row of config().vocab_size per
   // requested position, chunk after chunk, into `logits` (resized by the backend).
   virtual void forward(std::span<const ForwardChunk> chunks, std::vector<float>& logits) = 0;
+
+  // Like forward(), but each requested logits row is reduced where the logits are
+  // (engine/token_pick.h): picks holds one TokenPick per requested row, in forward()'s row
+  // order, and out gets one PickedToken for each. A GPU backend does this on the device and
+  // copies a few bytes per row instead of a vocabulary-sized row; this default runs forward()
+  // and reduces on the host.
+  virtual void forward_pick(std::span<const ForwardChunk> chunks, std::span<const TokenPick> picks,
+                            std::vector<PickedToken>& out) {
+    std::vector<float> logits;
+    forward(chunks, logits);
+    pick_tokens_on_host(logits, config().vocab_size, picks, out);
+  }
+
+  // Paged KV memory, for admission control: a sequence of n tokens holds ceil(n / block size)
+  // blocks, and a forward call that needs more blocks than are free is refused. Backends
+  // without a paged cache report one-token blocks and no limit.
+  virtual int kv_block_size() const { return 1; }
+  virtual int64_t kv_free_blocks() const { return std::numeric_limits<int64_t>::max(); }
 };
 
 }  // namespace yardstick

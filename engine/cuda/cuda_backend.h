@@ -68,11 +68,11 @@ class CudaBackend final : public Backend {
   // The same forward pass, with each logits row reduced on the device (engine/token_pick.h):
   // one TokenPick per requested position in forward()'s row order.
   void forward_pick(std::span<const ForwardChunk> chunks, std::span<const TokenPick> picks,
-                    std::vector<PickedToken>& out);
+                    std::vector<PickedToken>& out) override;
 
   // Paged KV memory, for admission control.
-  int kv_block_size() const;
-  int64_t kv_free_blocks() const;
+  int kv_block_size() const override;
+  int64_t kv_free_blocks() const override;
   int64_t kv_total_blocks() const;
 
   // Switches the small-batch projection path (benchmark A/B); forgets captured graphs.
