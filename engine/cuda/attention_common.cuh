@@ -1,6 +1,9 @@
 // Helpers shared by the two attention kernels (device code only).
 #pragma once
 
+#include <cstdint>
+#include <type_traits>
+
 #include <cuda_bf16.h>
 
 #include "engine/cuda/bf16.h"
@@ -17,31 +20,19 @@ __device__ inline bool lane_owns_dims(int lane) {
   return HD >= 32 || lane < HD;
 }
 
-// N consecutive bf16 values (N in 1, 2, 4, 8; p aligned to 2N bytes) as floats.
+// N consecutive bf16 values (N in 1, 2, 4, 8; p aligned to 2N bytes) as floats, in one load.
 template <int N>
 __device__ inline void load_bf16(const bf16* p, float* out) {
   if constexpr (N == 1) {
     out[0] = __bfloat162float(*p);
-  } else if constexpr (N == 2) {
-    const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
-    out[0] = f.x;
-    out[1] = f.y;
-  } else if constexpr (N == 4) {
-    const uint2 raw = *reinterpret_cast<const uint2*>(p);
-    const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const float2 f = __bfloat1622float2(h[i]);
-      out[2 * i] = f.x;
-      out[2 * i + 1] = f.y;
-    }
   } else {
-    static_assert(N == 8);
-    const uint4 raw = *reinterpret_cast<const uint4*>(p);
-    const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+    static_assert(N == 2 || N == 4 || N == 8);
+    using Raw = std::conditional_t<N == 2, uint32_t, std::conditional_t<N == 4, uint2, uint4>>;
+    const Raw raw = *reinterpret_cast<const Raw*>(p);
+    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float2 f = __bfloat1622float2(h[i]);
+    for (int i = 0; i < N / 2; ++i) {
+      const float2 f = __bfloat1622float2(pairs[i]);
       out[2 * i] = f.x;
       out[2 * i + 1] = f.y;
     }
