@@ -1,4 +1,6 @@
-// Request semantics over the scheduler: generate_until samples and loglikelihood scoring.
+// Request semantics over the scheduler: generate_until samples and loglikelihood scoring. Every
+// wanted logits row is reduced by the backend to a PickedToken (Backend::forward_pick), so no
+// vocabulary-sized row reaches the host.
 //
 // generate_until, per sample:
 //   - A prompt must leave room for at least one new token in the window (prompt length <
@@ -8,10 +10,19 @@
 //   - Stop strings are matched on the decoded text after every token, so one may span tokens.
 //     text is cut before the earliest stop string found; ids run up to and including the token
 //     that completed it (that token's text may reach past the cut). Empty stop strings are ignored.
-//   - Sample i draws with seed + i; with a forking backend all samples share one prefill.
-// loglikelihood: the context is prefilled once; each continuation is then fed (all but its last
-// token), scored from the logits, and the sequence truncated back to the context. An empty
-// context means [BOS]; context + continuation must fit in max_sequence_length.
+//   - Token k of sample i is PickedToken::token of a pick with stream seed + i and step k
+//     (sample_token's semantics). With n > 1, a forking backend and a prompt of 2+ tokens,
+//     prompt[:-1] is prefilled once and forked; every sample feeds the last prompt token itself.
+//   - A sample preempted for KV memory re-feeds prompt + its tokens so far and goes on with the
+//     same stream and step, so its output is what it would have been.
+//   - A sample whose sequence needs more KV blocks than the whole cache has gets
+//     Completion::error ("needs N KV blocks of B tokens, the cache has M"); the others go on.
+// loglikelihood: context[:-1] is prefilled once; each continuation then feeds
+// [context.back()] + cont[:-1], row j picking target cont[j] (log-prob = target_logprob,
+// is_greedy = every argmax is its target), and the sequence is truncated back to
+// context.size() - 1. An empty context means [BOS]; context + continuation must fit in
+// max_sequence_length, and in the KV cache (else the request gets LoglikelihoodResult::error).
+// A preempted request re-feeds the context and starts the continuation in progress afresh.
 #include "engine/engine.h"
 
 #include <algorithm>
@@ -22,7 +33,6 @@
 #include <fmt/core.h>
 
 #include "engine/error.h"
-#include "engine/sampler.h"
 #include "engine/scheduler.h"
 
 namespace yardstick {
@@ -51,7 +61,9 @@ std::string check_ids(std::span<const int32_t> ids, int vocab_size, const char* 
 // ---------------------------------------------------------------- generate_until
 
 // What the samples of one request share: the request, the result being filled in, and, when the
-// backend can fork, the prompt's prefill (done by sample 0, then forked by the others).
+// backend can fork, the prompt's prefill: a PrefillWork feeds prompt[:-1] into a sequence that
+// becomes `prefix`; each sample's first start forks it and feeds the last prompt token itself,
+// so that every sample (0 included) gets its own logits row and pick.
 struct GenerateGroup {
   const GenerateRequest* request = nullptr;
   size_t index = 0;
@@ -60,10 +72,65 @@ struct GenerateGroup {
   const Engine::GenerateCallback* on_done = nullptr;
 
   bool share_prefill = false;
-  bool prefix_ready = false;
-  SeqId prefix = -1;                  // the prompt's KV state, until every sample has forked it
-  std::vector<float> prefix_logits;   // [V] logits after the prompt
-  int forks_left = 0;
+  bool prefix_ready = false;   // the prefill is done, or failed (prefill_error)
+  std::string prefill_error;
+  SeqId prefix = -1;           // prompt[:-1]'s KV state, until every sample has started
+  int unstarted = 0;           // samples yet to start for the first time
+
+  void close_prefix(Backend& backend) {
+    if (prefix >= 0) backend.close_sequence(std::exchange(prefix, -1));
+  }
+  // A sample starts (or fails) for the first time; the last one lets the prefix go.
+  void leave_prefix(Backend& backend) {
+    if (--unstarted == 0) close_prefix(backend);
+  }
+};
+
+// The shared prefill of a forking request: prompt[:-1], no rows wanted; its sequence becomes
+// the group's prefix.
+class PrefillWork final : public SeqWork {
+ public:
+  explicit PrefillWork(GenerateGroup& group) : g_(group) {}
+
+  int64_t admission_blocks(const Backend& backend) const override {
+    return kv_blocks_to_grow(0, int64_t(g_.request->prompt_ids.size()) - 1, backend.kv_block_size());
+  }
+
+  void start(Backend& backend) override {
+    seq = backend.open_sequence();
+    feed.assign(g_.request->prompt_ids.begin(), g_.request->prompt_ids.end() - 1);
+    fed = 0;
+    want_from = feed.size();
+  }
+
+  TokenPick pick(size_t) const override {
+    throw std::logic_error("engine: a prompt prefill wants no logits rows");
+  }
+  void on_picked(size_t, const PickedToken&) override {
+    throw std::logic_error("engine: a prompt prefill wants no logits rows");
+  }
+
+  void advance(Backend&) override {
+    g_.prefix = std::exchange(seq, -1);
+    g_.prefix_ready = true;
+    done = true;
+  }
+
+  void preempt(Backend& backend) override { release(backend); }
+
+  void fail(Backend& backend, const std::string& error) override {
+    release(backend);
+    g_.prefill_error = error;   // every sample reports it
+    g_.prefix_ready = true;
+    done = true;
+  }
+
+  void release(Backend& backend) override {
+    if (seq >= 0) backend.close_sequence(std::exchange(seq, -1));
+  }
+
+ private:
+  GenerateGroup& g_;
 };
 
 class SampleWork final : public SeqWork {
@@ -74,43 +141,79 @@ class SampleWork final : public SeqWork {
     for (const std::string& s : req_.stop) max_stop_ = std::max(max_stop_, s.size());
   }
 
-  bool ready() const override { return !g_.share_prefill || sample_ == 0 || g_.prefix_ready; }
+  bool ready() const override { return !g_.share_prefill || g_.prefix_ready; }
+
+  int64_t admission_blocks(const Backend& backend) const override {
+    const int bs = backend.kv_block_size();
+    if (forks()) {
+      // A fork copies the prefix's partly filled last block, then takes the last prompt token.
+      const int64_t len = backend.sequence_length(g_.prefix);
+      return (len % bs != 0 ? 1 : 0) + kv_blocks_to_grow(len, 1, bs);
+    }
+    return kv_blocks_to_grow(0, int64_t(req_.prompt_ids.size() + out_.ids.size()), bs);
+  }
 
   void start(Backend& backend) override {
-    if (g_.share_prefill && sample_ > 0) {
+    if (!g_.prefill_error.empty()) return fail(backend, g_.prefill_error);
+    // After a preemption, or once the prefix is gone, the sample re-feeds all it had on its own.
+    if (forks()) {
       seq = backend.fork_sequence(g_.prefix);
-      if (--g_.forks_left == 0) close_prefix(backend);
-      next_token(backend, g_.prefix_logits);
-      return;
+      feed.assign(1, req_.prompt_ids.back());
+    } else {
+      seq = backend.open_sequence();
+      feed = req_.prompt_ids;
+      feed.insert(feed.end(), out_.ids.begin(), out_.ids.end());
     }
-    seq = backend.open_sequence();
-    feed = req_.prompt_ids;
+    first_start(backend);
+    fed = 0;
     want_from = feed.size() - 1;
   }
 
-  void on_logits(Backend& backend, size_t, std::span<const float> row) override {
-    if (g_.share_prefill && !g_.prefix_ready) {   // sample 0 has just prefilled the prompt
-      g_.prefix = backend.fork_sequence(seq);
-      g_.prefix_logits.assign(row.begin(), row.end());
-      g_.prefix_ready = true;
-      g_.forks_left = req_.n - 1;
-    }
-    next_token(backend, row);
+  TokenPick pick(size_t) const override {
+    TokenPick p;
+    p.sampling = req_.sampling;
+    p.stream = req_.sampling.seed + uint64_t(sample_);
+    p.step = out_.ids.size();
+    return p;
+  }
+
+  void on_picked(size_t, const PickedToken& picked) override { next_ = picked.token; }
+
+  void advance(Backend& backend) override { next_token(backend, next_); }
+
+  void preempt(Backend& backend) override {
+    if (seq >= 0) backend.close_sequence(std::exchange(seq, -1));
+    feed.clear();
+    fed = 0;
+  }
+
+  void fail(Backend& backend, const std::string& error) override {
+    first_start(backend);
+    out_ = Completion{};
+    out_.error = error;
+    finish(backend, FinishReason::Error);
+  }
+
+  bool drop_shared(Backend& backend) override {
+    if (g_.prefix < 0) return false;
+    g_.close_prefix(backend);
+    return true;
   }
 
   void release(Backend& backend) override {
     if (seq >= 0) backend.close_sequence(std::exchange(seq, -1));
-    close_prefix(backend);
+    g_.close_prefix(backend);
   }
 
  private:
-  void close_prefix(Backend& backend) {
-    if (g_.prefix >= 0) backend.close_sequence(std::exchange(g_.prefix, -1));
+  bool forks() const { return !started_ && g_.prefix >= 0; }
+
+  void first_start(Backend& backend) {
+    if (std::exchange(started_, true)) return;
+    if (g_.share_prefill) g_.leave_prefix(backend);
   }
 
-  void next_token(Backend& backend, std::span<const float> logits) {
-    const uint64_t stream = req_.sampling.seed + uint64_t(sample_);
-    const int32_t tok = sample_token(logits, req_.sampling, stream, out_.ids.size());
+  void next_token(Backend& backend, int32_t tok) {
     if (backend.config().is_eos(tok)) return finish(backend, FinishReason::Eos);
     out_.ids.push_back(tok);
     if (decoder_) {
@@ -140,7 +243,8 @@ class SampleWork final : public SeqWork {
   }
 
   void finish(Backend& backend, FinishReason reason) {
-    if (decoder_ && reason != FinishReason::Stop) out_.text += decoder_->flush();
+    if (decoder_ && reason != FinishReason::Stop && reason != FinishReason::Error)
+      out_.text += decoder_->flush();
     out_.finish = reason;
     if (seq >= 0) backend.close_sequence(std::exchange(seq, -1));
     done = true;
@@ -155,6 +259,8 @@ class SampleWork final : public SeqWork {
   std::optional<IncrementalDecoder> decoder_;
   size_t max_stop_ = 0;
   Completion out_;
+  bool started_ = false;   // started (or failed) at least once
+  int32_t next_ = -1;      // the token picked from the row of the feed's last token
 };
 
 // Why a request can't be served as it is, or "".
@@ -186,6 +292,9 @@ GenerateResult error_result(int n, const std::string& error) {
 
 // ---------------------------------------------------------------- loglikelihood
 
+// One request: the sequence holds context[:-1]; each continuation feeds
+// [context.back()] + cont[:-1], whose rows score cont, and is then truncated away again. The
+// first feed (and the first after a preemption) also carries context[:-1].
 class LoglikelihoodWork final : public SeqWork {
  public:
   LoglikelihoodWork(const LoglikelihoodRequest& request, std::vector<int32_t> context, size_t index,
@@ -194,24 +303,58 @@ class LoglikelihoodWork final : public SeqWork {
     result_.scores.resize(req_.continuations.size());
   }
 
+  int64_t admission_blocks(const Backend& backend) const override {
+    return kv_blocks_to_grow(0, int64_t(context_.size() + continuation().size()) - 1,
+                             backend.kv_block_size());
+  }
+
+  // Starts (or restarts, scoring it afresh) the continuation in progress.
   void start(Backend& backend) override {
     seq = backend.open_sequence();
     feed = context_;
-    want_from = feed.size() - 1;
+    feed.insert(feed.end(), continuation().begin(), continuation().end() - 1);
+    fed = 0;
+    want_from = context_.size() - 1;
   }
 
-  void on_logits(Backend& backend, size_t i, std::span<const float> row) override {
-    if (cont_ < 0) {   // the context is in: its last row predicts every continuation's first token
-      context_logits_.assign(row.begin(), row.end());
-      return begin_continuation(backend, 0);
+  TokenPick pick(size_t i) const override {
+    TokenPick p;   // greedy sampling: the picked token is the argmax, and nothing is drawn
+    p.target = continuation()[i - want_from];
+    return p;
+  }
+
+  void on_picked(size_t i, const PickedToken& picked) override {
+    ContinuationScore& s = result_.scores[cont_];
+    if (s.logprobs.empty()) s.is_greedy = true;
+    s.logprobs.push_back(picked.target_logprob);
+    s.sum_logprob += double(picked.target_logprob);
+    s.is_greedy = s.is_greedy && picked.argmax == continuation()[i - want_from];
+  }
+
+  void advance(Backend& backend) override {
+    if (++cont_ == req_.continuations.size()) {
+      release(backend);
+      done = true;
+      return on_done_(index_, std::move(result_));
     }
-    // feed[i] is continuation token i, so its row scores token i + 1.
-    const auto& cont = req_.continuations[size_t(cont_)];
-    score(row, cont[i + 1]);
-    if (i + 2 == cont.size()) {
-      backend.truncate(seq, int(context_.size()));
-      begin_continuation(backend, cont_ + 1);
-    }
+    backend.truncate(seq, int(context_.size()) - 1);
+    feed.assign(1, context_.back());
+    feed.insert(feed.end(), continuation().begin(), continuation().end() - 1);
+    fed = 0;
+    want_from = 0;
+  }
+
+  void preempt(Backend& backend) override {
+    release(backend);
+    result_.scores[cont_] = ContinuationScore{};
+  }
+
+  void fail(Backend& backend, const std::string& error) override {
+    release(backend);
+    result_ = LoglikelihoodResult{};
+    result_.error = error;
+    done = true;
+    on_done_(index_, std::move(result_));
   }
 
   void release(Backend& backend) override {
@@ -219,40 +362,14 @@ class LoglikelihoodWork final : public SeqWork {
   }
 
  private:
-  // Scores continuations from j on, until one needs tokens fed (or all are done).
-  void begin_continuation(Backend& backend, int j) {
-    for (cont_ = j; size_t(cont_) < req_.continuations.size(); ++cont_) {
-      const auto& cont = req_.continuations[size_t(cont_)];
-      score(context_logits_, cont[0]);
-      if (cont.size() > 1) {
-        feed.assign(cont.begin(), cont.end() - 1);
-        fed = 0;
-        want_from = 0;
-        return;
-      }
-    }
-    release(backend);
-    done = true;
-    on_done_(index_, std::move(result_));
-  }
-
-  // log_softmax(row)[token], added to the current continuation's score.
-  void score(std::span<const float> row, int32_t token) {
-    ContinuationScore& s = result_.scores[size_t(cont_)];
-    const double lp = double(row[size_t(token)]) - logsumexp(row);
-    if (s.logprobs.empty()) s.is_greedy = true;
-    s.logprobs.push_back(float(lp));
-    s.sum_logprob += lp;
-    s.is_greedy = s.is_greedy && argmax(row) == token;
-  }
+  const std::vector<int32_t>& continuation() const { return req_.continuations[cont_]; }
 
   const LoglikelihoodRequest& req_;
   const std::vector<int32_t> context_;   // [BOS] when the request's is empty
   const size_t index_;
   const Engine::LoglikelihoodCallback& on_done_;
   LoglikelihoodResult result_;
-  int cont_ = -1;                       // the continuation being scored; -1: context first
-  std::vector<float> context_logits_;   // [V]
+  size_t cont_ = 0;   // the continuation being scored
 };
 
 // The context to prefill, or an error: an empty context becomes [BOS].
@@ -274,6 +391,14 @@ std::string check_loglikelihood(const LoglikelihoodRequest& r, const ModelConfig
                          context.size(), what, cont.size(), max_len);
   }
   return "";
+}
+
+void schedule(Backend& backend, std::deque<std::unique_ptr<SeqWork>> works,
+              const EngineOptions& options, EngineStats& stats) {
+  const SchedulerStats s =
+      run_scheduler(backend, std::move(works), {options.max_batch, options.max_prefill_tokens});
+  stats.steps += s.steps;
+  stats.preemptions += s.preemptions;
 }
 
 }  // namespace
@@ -315,12 +440,15 @@ void Engine::generate(std::span<const GenerateRequest> requests, const GenerateC
     g.result.samples.resize(size_t(r.n));
     g.unfinished = r.n;
     g.on_done = &on_done;
-    g.share_prefill = r.n > 1 && backend_->can_fork();
+    g.share_prefill = r.n > 1 && r.prompt_ids.size() > 1 && backend_->can_fork();
+    g.unstarted = r.n;
+    if (g.share_prefill) works.push_back(std::make_unique<PrefillWork>(g));
     for (int s = 0; s < r.n; ++s)
       works.push_back(std::make_unique<SampleWork>(g, s, tokenizer_, max_len));
   }
-  run_scheduler(*backend_, std::move(works), {options_.max_batch, options_.max_prefill_tokens});
+  schedule(*backend_, std::move(works), options_, stats_);
 }
+
 
 void Engine::loglikelihood(std::span<const LoglikelihoodRequest> requests,
                            const LoglikelihoodCallback& on_done) {
@@ -342,7 +470,7 @@ void Engine::loglikelihood(std::span<const LoglikelihoodRequest> requests,
     }
     works.push_back(std::make_unique<LoglikelihoodWork>(r, std::move(context), i, on_done));
   }
-  run_scheduler(*backend_, std::move(works), {options_.max_batch, options_.max_prefill_tokens});
+  schedule(*backend_, std::move(works), options_, stats_);
 }
 
 std::vector<GenerateResult> Engine::generate(std::span<const GenerateRequest> requests) {

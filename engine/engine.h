@@ -2,6 +2,7 @@
 // of tasks or storage; results are handed back through a callback as each request finishes.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
@@ -15,6 +16,12 @@ namespace yardstick {
 struct EngineOptions {
   int max_batch = 16;            // sequences advanced together per forward call
   int max_prefill_tokens = 512;  // prompt tokens fed per forward call, over all sequences
+};
+
+// Counters over the engine's lifetime, cheap to read between calls (progress, diagnostics).
+struct EngineStats {
+  int64_t steps = 0;         // forward calls
+  int64_t preemptions = 0;   // sequences closed to free KV memory, their work resumed later
 };
 
 class Engine {
@@ -40,10 +47,13 @@ class Engine {
   std::vector<GenerateResult> generate(std::span<const GenerateRequest> requests);
   std::vector<LoglikelihoodResult> loglikelihood(std::span<const LoglikelihoodRequest> requests);
 
+  const EngineStats& stats() const { return stats_; }
+
  private:
   std::unique_ptr<Backend> backend_;
   const Tokenizer* tokenizer_;
   EngineOptions options_;
+  EngineStats stats_;
 };
 
 }  // namespace yardstick

@@ -6,9 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
 
 #include "engine/engine.h"
 #include "engine/error.h"
@@ -58,16 +62,28 @@ ModelConfig fake_config(int vocab, int context) {
 
 struct FakeStats {
   int64_t tokens_fed = 0;
-  int forward_calls = 0;
+  int forward_calls = 0;         // forward_pick calls
+  int plain_forward_calls = 0;   // forward calls (the scheduler should make none)
   size_t max_chunks = 0;
   int open = 0;
-  int throw_on_call = -1;   // forward call index that throws, -1: none
+  int throw_on_call = -1;        // forward_pick call index that throws, -1: none
+  int64_t max_blocks_used = 0;
+};
+
+// Paged KV memory as the CUDA backend keeps it: blocks of `block` tokens, refcounted so that a
+// fork shares its source's full blocks and copies a partly filled last one. block 0: no limit.
+struct FakeKv {
+  int block = 0;
+  int64_t blocks = 0;
 };
 
 class FakeBackend final : public Backend {
  public:
-  FakeBackend(ModelConfig cfg, FakeModel model, bool forkable, FakeStats* stats)
-      : cfg_(std::move(cfg)), model_(std::move(model)), forkable_(forkable), stats_(stats) {}
+  FakeBackend(ModelConfig cfg, FakeModel model, bool forkable, FakeStats* stats, FakeKv kv = {})
+      : cfg_(std::move(cfg)), model_(std::move(model)), forkable_(forkable), stats_(stats), kv_(kv) {
+    refs_.assign(size_t(kv_.blocks), 0);
+    for (int64_t b = kv_.blocks - 1; b >= 0; --b) free_.push_back(int32_t(b));
+  }
 
   const ModelConfig& config() const override { return cfg_; }
   std::string name() const override { return "fake"; }
@@ -78,44 +94,119 @@ class FakeBackend final : public Backend {
     return next_++;
   }
   void close_sequence(SeqId s) override {
+    shrink(seqs_.at(s), 0);
     if (seqs_.erase(s) != 1) throw std::logic_error("close of an unknown sequence");
     --stats_->open;
   }
-  int sequence_length(SeqId s) const override { return int(seqs_.at(s).size()); }
-  void truncate(SeqId s, int n) override { seqs_.at(s).resize(size_t(n)); }
+  int sequence_length(SeqId s) const override { return int(seqs_.at(s).tokens.size()); }
+  void truncate(SeqId s, int n) override {
+    Seq& seq = seqs_.at(s);
+    seq.tokens.resize(size_t(n));
+    shrink(seq, n);
+  }
   bool can_fork() const override { return forkable_; }
   SeqId fork_sequence(SeqId s) override {
     const SeqId id = open_sequence();
-    seqs_[id] = seqs_.at(s);
+    Seq& copy = seqs_[id];
+    copy = seqs_.at(s);
+    for (int32_t b : copy.blocks) ++refs_[size_t(b)];
+    if (paged() && copy.tokens.size() % size_t(kv_.block) != 0) unshare_last(copy);
     return id;
   }
+  int kv_block_size() const override { return paged() ? kv_.block : 1; }
+  int64_t kv_free_blocks() const override {
+    return paged() ? int64_t(free_.size()) : std::numeric_limits<int64_t>::max();
+  }
+
   void forward(std::span<const ForwardChunk> chunks, std::vector<float>& logits) override {
+    ++stats_->plain_forward_calls;
+    run(chunks, logits);
+  }
+  void forward_pick(std::span<const ForwardChunk> chunks, std::span<const TokenPick> picks,
+                    std::vector<PickedToken>& out) override {
     if (stats_->forward_calls++ == stats_->throw_on_call) throw Error("fake backend failure");
-    stats_->max_chunks = std::max(stats_->max_chunks, chunks.size());
-    logits.clear();
-    const size_t V = size_t(cfg_.vocab_size);
-    for (const ForwardChunk& c : chunks) {
-      std::vector<int32_t>& seq = seqs_.at(c.seq);
-      if (seq.size() + c.tokens.size() > size_t(max_sequence_length()))
-        throw std::logic_error("fed past the window");
-      for (size_t i = 0; i < c.tokens.size(); ++i) {
-        seq.push_back(c.tokens[i]);
-        ++stats_->tokens_fed;
-        if (int(i) >= c.logits_from) {
-          logits.resize(logits.size() + V);
-          model_(seq, std::span<float>(logits).last(V));
-        }
-      }
-    }
+    std::vector<float> logits;
+    run(chunks, logits);
+    pick_tokens_on_host(logits, cfg_.vocab_size, picks, out);
   }
 
  private:
+  struct Seq {
+    std::vector<int32_t> tokens;
+    std::vector<int32_t> blocks;   // the block table
+  };
+
+  bool paged() const { return kv_.block > 0; }
+
+  // Refuses a call that needs more blocks than are free, before changing anything (as the
+  // CUDA backend does).
+  void run(std::span<const ForwardChunk> chunks, std::vector<float>& logits) {
+    stats_->max_chunks = std::max(stats_->max_chunks, chunks.size());
+    if (paged()) {
+      int64_t need = 0;
+      for (const ForwardChunk& c : chunks) {
+        const Seq& seq = seqs_.at(c.seq);
+        need += blocks_for(seq.tokens.size() + c.tokens.size()) - int64_t(seq.blocks.size());
+      }
+      if (need > int64_t(free_.size()))
+        throw Error(fmt::format("fake: the call needs {} KV blocks, {} are free", need, free_.size()));
+    }
+    logits.clear();
+    const size_t V = size_t(cfg_.vocab_size);
+    for (const ForwardChunk& c : chunks) {
+      Seq& seq = seqs_.at(c.seq);
+      if (seq.tokens.size() + c.tokens.size() > size_t(max_sequence_length()))
+        throw std::logic_error("fed past the window");
+      for (size_t i = 0; i < c.tokens.size(); ++i) {
+        seq.tokens.push_back(c.tokens[i]);
+        ++stats_->tokens_fed;
+        if (int(i) >= c.logits_from) {
+          logits.resize(logits.size() + V);
+          model_(seq.tokens, std::span<float>(logits).last(V));
+        }
+      }
+      if (paged())
+        while (int64_t(seq.blocks.size()) < blocks_for(seq.tokens.size())) seq.blocks.push_back(take());
+    }
+    stats_->max_blocks_used = std::max(stats_->max_blocks_used, kv_.blocks - int64_t(free_.size()));
+  }
+
+  int64_t blocks_for(size_t tokens) const {
+    return (int64_t(tokens) + kv_.block - 1) / kv_.block;
+  }
+  int32_t take() {
+    if (free_.empty()) throw std::logic_error("fake: no free KV block");
+    const int32_t b = free_.back();
+    free_.pop_back();
+    refs_[size_t(b)] = 1;
+    return b;
+  }
+  void drop(int32_t b) {
+    if (--refs_[size_t(b)] == 0) free_.push_back(b);
+  }
+  void unshare_last(Seq& seq) {
+    if (refs_[size_t(seq.blocks.back())] <= 1) return;
+    const int32_t copy = take();
+    drop(std::exchange(seq.blocks.back(), copy));
+  }
+  void shrink(Seq& seq, int n) {
+    if (!paged()) return;
+    while (int64_t(seq.blocks.size()) > blocks_for(size_t(n))) {
+      drop(seq.blocks.back());
+      seq.blocks.pop_back();
+    }
+    if (n % kv_.block != 0) unshare_last(seq);
+  }
+
   ModelConfig cfg_;
   FakeModel model_;
   bool forkable_;
   FakeStats* stats_;
-  std::map<SeqId, std::vector<int32_t>> seqs_;
+  FakeKv kv_;
+  std::map<SeqId, Seq> seqs_;
   SeqId next_ = 0;
+  std::vector<int32_t> refs_;   // [blocks] references to each block
+  std::vector<int32_t> free_;
 };
 
 struct FakeSetup {
@@ -123,6 +214,7 @@ struct FakeSetup {
   int context = 64;
   FakeModel model = hash_model();
   bool forkable = true;
+  FakeKv kv;
   EngineOptions options;
   const Tokenizer* tokenizer = nullptr;
 };
@@ -132,7 +224,7 @@ struct FakeEngine {
   std::unique_ptr<Engine> engine;
   explicit FakeEngine(const FakeSetup& s) {
     engine = std::make_unique<Engine>(
-        std::make_unique<FakeBackend>(fake_config(s.vocab, s.context), s.model, s.forkable, &stats),
+        std::make_unique<FakeBackend>(fake_config(s.vocab, s.context), s.model, s.forkable, &stats, s.kv),
         s.tokenizer, s.options);
   }
 };
@@ -380,8 +472,9 @@ TEST(EngineGenerate, SamplesOfOnePromptShareOnePrefillWhenTheBackendForks) {
   FakeSetup s;
   FakeEngine f(s);
   f.engine->generate(std::vector{sampled(prompt, 5, 1, 4)});
-  // The prompt once, then each sample feeds its tokens but the last (which needs no logits).
-  EXPECT_EQ(f.stats.tokens_fed, 40 + 4 * 4);
+  // prompt[:-1] once, then each sample feeds the last prompt token and its tokens but the last
+  // (which needs no logits).
+  EXPECT_EQ(f.stats.tokens_fed, 39 + 4 * (1 + 4));
   EXPECT_EQ(f.stats.open, 0);
 }
 
@@ -436,11 +529,11 @@ TEST(EngineLoglikelihood, ScoresEveryContinuationTokenAgainstTheModel) {
       greedy_all = greedy_all && is_greedy;
       prefix.push_back(cont[k]);
     }
-    EXPECT_NEAR(out[0].scores[j].sum_logprob, sum, 1e-9);
+    EXPECT_NEAR(out[0].scores[j].sum_logprob, sum, 1e-5);   // a sum of float log-probs
     EXPECT_EQ(out[0].scores[j].is_greedy, greedy_all);
   }
-  // The context went in once; each continuation all but its last token.
-  EXPECT_EQ(f.stats.tokens_fed, 4 + 0 + 2 + 1);
+  // context[:-1] went in once; each continuation as [context.back()] + all but its last token.
+  EXPECT_EQ(f.stats.tokens_fed, 3 + 1 + 3 + 2);
   EXPECT_EQ(f.stats.open, 0);
 }
 
@@ -509,6 +602,110 @@ TEST(EngineLoglikelihood, ResultsDoNotDependOnBatching) {
           EXPECT_EQ(got[i].scores[j].logprobs, reference[i].scores[j].logprobs);
     }
   }
+}
+
+// ---------------------------------------------------------------- KV memory
+
+// Loglikelihood requests long enough to need several KV blocks each.
+std::vector<LoglikelihoodRequest> scoring_requests() {
+  std::vector<LoglikelihoodRequest> reqs;
+  for (int i = 0; i < 8; ++i) {
+    std::vector<int32_t> ctx;
+    for (int j = 0; j < 4 + 3 * i; ++j) ctx.push_back(2 + (i * 5 + j * 7) % 60);
+    // The last continuation is the longest: the sequence outgrows what admission saw.
+    reqs.push_back({ctx, {{9}, {3, 4, 5}, {10, 11}, std::vector<int32_t>(14, 20 + i)}});
+  }
+  return reqs;
+}
+
+std::vector<std::vector<std::vector<float>>> logprobs_of(const std::vector<LoglikelihoodResult>& res) {
+  std::vector<std::vector<std::vector<float>>> out;
+  for (const auto& r : res) {
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    out.emplace_back();
+    for (const auto& c : r.scores) out.back().push_back(c.logprobs);
+  }
+  return out;
+}
+
+// The largest mixed request: a 33-token prompt and 12 new tokens, 12 blocks of 4.
+constexpr int kBlock = 4;
+
+TEST(EngineKvMemory, TightMemoryGivesTheSameGenerationsAndPreempts) {
+  const auto reqs = mixed_requests();
+  FakeEngine ref(FakeSetup{});
+  const auto reference = ids_of(ref.engine->generate(reqs));
+  int64_t preemptions = 0;
+  for (bool forkable : {false, true}) {
+    for (int64_t blocks : {12, 13, 16, 24, 40}) {
+      FakeSetup s;
+      s.forkable = forkable;
+      s.kv = {kBlock, blocks};
+      FakeEngine f(s);
+      // The fake throws when a forward call needs more blocks than are free.
+      EXPECT_EQ(ids_of(f.engine->generate(reqs)), reference) << "fork " << forkable << " blocks " << blocks;
+      EXPECT_EQ(f.stats.open, 0);
+      EXPECT_LE(f.stats.max_blocks_used, blocks);
+      preemptions += f.engine->stats().preemptions;
+    }
+  }
+  EXPECT_GT(preemptions, 0);
+}
+
+TEST(EngineKvMemory, TightMemoryGivesTheSameLogprobsAndPreempts) {
+  const auto reqs = scoring_requests();
+  FakeEngine ref(FakeSetup{});
+  const auto reference = logprobs_of(ref.engine->loglikelihood(reqs));
+  int64_t preemptions = 0;
+  // The largest request: 25 tokens of context and 14 of continuation, 10 blocks of 4.
+  for (int64_t blocks : {10, 11, 14, 20}) {
+    FakeSetup s;
+    s.kv = {kBlock, blocks};
+    FakeEngine f(s);
+    EXPECT_EQ(logprobs_of(f.engine->loglikelihood(reqs)), reference) << "blocks " << blocks;
+    EXPECT_EQ(f.stats.open, 0);
+    preemptions += f.engine->stats().preemptions;
+  }
+  EXPECT_GT(preemptions, 0);
+}
+
+TEST(EngineKvMemory, WorkTooBigForTheWholeCacheIsAPerRequestErrorAndOthersGoOn) {
+  FakeSetup s;
+  s.kv = {kBlock, 8};   // 32 tokens, less than the context window of 64
+  s.model = script_model({}, 5);
+  FakeEngine f(s);
+  std::vector<GenerateRequest> reqs{greedy({2, 3}, 3), greedy(std::vector<int32_t>(40, 2), 3),
+                                    greedy(std::vector<int32_t>(30, 2), 10), greedy({4}, 2)};
+  GenerateRequest shared = sampled(std::vector<int32_t>(36, 2), 2, 7, 3);   // forked prefix too big
+  reqs.push_back(shared);
+  auto out = f.engine->generate(reqs);
+  EXPECT_THAT(out[0].samples[0].ids, ElementsAre(5, 5, 5));
+  EXPECT_EQ(out[1].samples[0].finish, FinishReason::Error);
+  EXPECT_THAT(out[1].samples[0].error, HasSubstr("needs 10 KV blocks of 4 tokens, the cache has 8"));
+  // 30 prompt tokens fit; the sequence outgrows the cache at its 33rd token.
+  EXPECT_EQ(out[2].samples[0].finish, FinishReason::Error);
+  EXPECT_THAT(out[2].samples[0].error, HasSubstr("needs 9 KV blocks of 4 tokens, the cache has 8"));
+  EXPECT_THAT(out[3].samples[0].ids, ElementsAre(5, 5));
+  ASSERT_EQ(out[4].samples.size(), 3u);
+  for (const Completion& c : out[4].samples) EXPECT_THAT(c.error, HasSubstr("the cache has 8"));
+  EXPECT_EQ(f.stats.open, 0);
+
+  std::vector<LoglikelihoodRequest> lls{{std::vector<int32_t>(30, 3), {{4, 5}, std::vector<int32_t>(5, 4)}},
+                                        {{2, 3}, {{4}}}};
+  auto ll = f.engine->loglikelihood(lls);
+  EXPECT_THAT(ll[0].error, HasSubstr("needs 9 KV blocks of 4 tokens, the cache has 8"));
+  EXPECT_TRUE(ll[1].error.empty());
+  EXPECT_EQ(ll[1].scores.size(), 1u);
+  EXPECT_EQ(f.stats.open, 0);
+}
+
+TEST(EngineKvMemory, SchedulerReducesRowsThroughForwardPick) {
+  FakeEngine f(FakeSetup{});
+  f.engine->generate(mixed_requests());
+  f.engine->loglikelihood(scoring_requests());
+  EXPECT_GT(f.stats.forward_calls, 0);
+  EXPECT_EQ(f.stats.plain_forward_calls, 0);
+  EXPECT_EQ(f.engine->stats().steps, f.stats.forward_calls);
 }
 
 }  // namespace
