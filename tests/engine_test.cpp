@@ -5,19 +5,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <memory>
 #include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "engine/cpu_backend.h"
 #include "engine/engine.h"
 #include "engine/error.h"
+#include "engine/model_config.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
+#include "engine/weights.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -70,20 +77,10 @@ struct FakeStats {
   int64_t max_blocks_used = 0;
 };
 
-// Paged KV memory as the CUDA backend keeps it: blocks of `block` tokens, refcounted so that a
-// fork shares its source's full blocks and copies a partly filled last one. block 0: no limit.
-struct FakeKv {
-  int block = 0;
-  int64_t blocks = 0;
-};
-
 class FakeBackend final : public Backend {
  public:
-  FakeBackend(ModelConfig cfg, FakeModel model, bool forkable, FakeStats* stats, FakeKv kv = {})
-      : cfg_(std::move(cfg)), model_(std::move(model)), forkable_(forkable), stats_(stats), kv_(kv) {
-    refs_.assign(size_t(kv_.blocks), 0);
-    for (int64_t b = kv_.blocks - 1; b >= 0; --b) free_.push_back(int32_t(b));
-  }
+  FakeBackend(ModelConfig cfg, FakeModel model, bool forkable, FakeStats* stats)
+      : cfg_(std::move(cfg)), model_(std::move(model)), forkable_(forkable), stats_(stats) {}
 
   const ModelConfig& config() const override { return cfg_; }
   std::string name() const override { return "fake"; }
@@ -94,30 +91,17 @@ class FakeBackend final : public Backend {
     return next_++;
   }
   void close_sequence(SeqId s) override {
-    shrink(seqs_.at(s), 0);
     if (seqs_.erase(s) != 1) throw std::logic_error("close of an unknown sequence");
     --stats_->open;
   }
-  int sequence_length(SeqId s) const override { return int(seqs_.at(s).tokens.size()); }
-  void truncate(SeqId s, int n) override {
-    Seq& seq = seqs_.at(s);
-    seq.tokens.resize(size_t(n));
-    shrink(seq, n);
-  }
+  int sequence_length(SeqId s) const override { return int(seqs_.at(s).size()); }
+  void truncate(SeqId s, int n) override { seqs_.at(s).resize(size_t(n)); }
   bool can_fork() const override { return forkable_; }
   SeqId fork_sequence(SeqId s) override {
     const SeqId id = open_sequence();
-    Seq& copy = seqs_[id];
-    copy = seqs_.at(s);
-    for (int32_t b : copy.blocks) ++refs_[size_t(b)];
-    if (paged() && copy.tokens.size() % size_t(kv_.block) != 0) unshare_last(copy);
+    seqs_[id] = seqs_.at(s);
     return id;
   }
-  int kv_block_size() const override { return paged() ? kv_.block : 1; }
-  int64_t kv_free_blocks() const override {
-    return paged() ? int64_t(free_.size()) : std::numeric_limits<int64_t>::max();
-  }
-
   void forward(std::span<const ForwardChunk> chunks, std::vector<float>& logits) override {
     ++stats_->plain_forward_calls;
     run(chunks, logits);
@@ -131,51 +115,112 @@ class FakeBackend final : public Backend {
   }
 
  private:
-  struct Seq {
-    std::vector<int32_t> tokens;
-    std::vector<int32_t> blocks;   // the block table
-  };
-
-  bool paged() const { return kv_.block > 0; }
-
-  // Refuses a call that needs more blocks than are free, before changing anything (as the
-  // CUDA backend does).
   void run(std::span<const ForwardChunk> chunks, std::vector<float>& logits) {
     stats_->max_chunks = std::max(stats_->max_chunks, chunks.size());
-    if (paged()) {
-      int64_t need = 0;
-      for (const ForwardChunk& c : chunks) {
-        const Seq& seq = seqs_.at(c.seq);
-        need += blocks_for(seq.tokens.size() + c.tokens.size()) - int64_t(seq.blocks.size());
-      }
-      if (need > int64_t(free_.size()))
-        throw Error(fmt::format("fake: the call needs {} KV blocks, {} are free", need, free_.size()));
-    }
     logits.clear();
     const size_t V = size_t(cfg_.vocab_size);
     for (const ForwardChunk& c : chunks) {
-      Seq& seq = seqs_.at(c.seq);
-      if (seq.tokens.size() + c.tokens.size() > size_t(max_sequence_length()))
+      std::vector<int32_t>& seq = seqs_.at(c.seq);
+      if (seq.size() + c.tokens.size() > size_t(max_sequence_length()))
         throw std::logic_error("fed past the window");
       for (size_t i = 0; i < c.tokens.size(); ++i) {
-        seq.tokens.push_back(c.tokens[i]);
+        seq.push_back(c.tokens[i]);
         ++stats_->tokens_fed;
         if (int(i) >= c.logits_from) {
           logits.resize(logits.size() + V);
-          model_(seq.tokens, std::span<float>(logits).last(V));
+          model_(seq, std::span<float>(logits).last(V));
         }
       }
-      if (paged())
-        while (int64_t(seq.blocks.size()) < blocks_for(seq.tokens.size())) seq.blocks.push_back(take());
     }
-    stats_->max_blocks_used = std::max(stats_->max_blocks_used, kv_.blocks - int64_t(free_.size()));
   }
 
-  int64_t blocks_for(size_t tokens) const {
-    return (int64_t(tokens) + kv_.block - 1) / kv_.block;
+  ModelConfig cfg_;
+  FakeModel model_;
+  bool forkable_;
+  FakeStats* stats_;
+  std::map<SeqId, std::vector<int32_t>> seqs_;
+  SeqId next_ = 0;
+};
+
+// Paged KV memory as the CUDA backend keeps it, around any backend: blocks of `block` tokens,
+// refcounted so that a fork shares its source's full blocks and copies a partly filled last
+// one. A forward call that needs more blocks than are free throws Error before anything
+// changes, as the CUDA backend's does.
+struct PagedKv {
+  int block = 16;
+  int64_t blocks = 0;
+};
+
+class PagedKvBackend final : public Backend {
+ public:
+  PagedKvBackend(std::unique_ptr<Backend> inner, PagedKv kv, int64_t* max_used = nullptr)
+      : inner_(std::move(inner)), kv_(kv), max_used_(max_used) {
+    refs_.assign(size_t(kv_.blocks), 0);
+    for (int64_t b = kv_.blocks - 1; b >= 0; --b) free_.push_back(int32_t(b));
+  }
+
+  const ModelConfig& config() const override { return inner_->config(); }
+  std::string name() const override { return inner_->name(); }
+  int max_sequence_length() const override { return inner_->max_sequence_length(); }
+  SeqId open_sequence() override {
+    const SeqId id = inner_->open_sequence();
+    tables_[id] = {};
+    return id;
+  }
+  void close_sequence(SeqId s) override {
+    shrink(tables_.at(s), 0);
+    tables_.erase(s);
+    inner_->close_sequence(s);
+  }
+  int sequence_length(SeqId s) const override { return inner_->sequence_length(s); }
+  void truncate(SeqId s, int n) override {
+    inner_->truncate(s, n);
+    shrink(tables_.at(s), n);
+  }
+  bool can_fork() const override { return inner_->can_fork(); }
+  SeqId fork_sequence(SeqId s) override {
+    std::vector<int32_t> copy = tables_.at(s);
+    for (int32_t b : copy) ++refs_[size_t(b)];
+    if (sequence_length(s) % kv_.block != 0) unshare_last(copy);
+    const SeqId id = inner_->fork_sequence(s);
+    tables_[id] = std::move(copy);
+    return id;
+  }
+  int kv_block_size() const override { return kv_.block; }
+  int64_t kv_free_blocks() const override { return int64_t(free_.size()); }
+
+  void forward(std::span<const ForwardChunk> chunks, std::vector<float>& logits) override {
+    check(chunks);
+    inner_->forward(chunks, logits);
+    grow(chunks);
+  }
+  void forward_pick(std::span<const ForwardChunk> chunks, std::span<const TokenPick> picks,
+                    std::vector<PickedToken>& out) override {
+    check(chunks);
+    inner_->forward_pick(chunks, picks, out);
+    grow(chunks);
+  }
+
+ private:
+  int64_t blocks_for(int64_t tokens) const { return (tokens + kv_.block - 1) / kv_.block; }
+
+  void check(std::span<const ForwardChunk> chunks) const {
+    int64_t need = 0;
+    for (const ForwardChunk& c : chunks)
+      need += blocks_for(sequence_length(c.seq) + int64_t(c.tokens.size())) -
+              int64_t(tables_.at(c.seq).size());
+    if (need > kv_free_blocks())
+      throw Error(fmt::format("paged fake: the call needs {} KV blocks, {} are free", need, free_.size()));
+  }
+  void grow(std::span<const ForwardChunk> chunks) {
+    for (const ForwardChunk& c : chunks) {
+      std::vector<int32_t>& table = tables_.at(c.seq);
+      while (int64_t(table.size()) < blocks_for(sequence_length(c.seq))) table.push_back(take());
+    }
+    if (max_used_) *max_used_ = std::max(*max_used_, kv_.blocks - kv_free_blocks());
   }
   int32_t take() {
-    if (free_.empty()) throw std::logic_error("fake: no free KV block");
+    if (free_.empty()) throw std::logic_error("paged fake: no free KV block");
     const int32_t b = free_.back();
     free_.pop_back();
     refs_[size_t(b)] = 1;
@@ -184,28 +229,22 @@ class FakeBackend final : public Backend {
   void drop(int32_t b) {
     if (--refs_[size_t(b)] == 0) free_.push_back(b);
   }
-  void unshare_last(Seq& seq) {
-    if (refs_[size_t(seq.blocks.back())] <= 1) return;
-    const int32_t copy = take();
-    drop(std::exchange(seq.blocks.back(), copy));
+  void unshare_last(std::vector<int32_t>& table) {
+    if (refs_[size_t(table.back())] > 1) drop(std::exchange(table.back(), take()));
   }
-  void shrink(Seq& seq, int n) {
-    if (!paged()) return;
-    while (int64_t(seq.blocks.size()) > blocks_for(size_t(n))) {
-      drop(seq.blocks.back());
-      seq.blocks.pop_back();
+  void shrink(std::vector<int32_t>& table, int n) {
+    while (int64_t(table.size()) > blocks_for(n)) {
+      drop(table.back());
+      table.pop_back();
     }
-    if (n % kv_.block != 0) unshare_last(seq);
+    if (n % kv_.block != 0) unshare_last(table);
   }
 
-  ModelConfig cfg_;
-  FakeModel model_;
-  bool forkable_;
-  FakeStats* stats_;
-  FakeKv kv_;
-  std::map<SeqId, Seq> seqs_;
-  SeqId next_ = 0;
-  std::vector<int32_t> refs_;   // [blocks] references to each block
+  std::unique_ptr<Backend> inner_;
+  PagedKv kv_;
+  int64_t* max_used_;
+  std::map<SeqId, std::vector<int32_t>> tables_;   // block table of each sequence
+  std::vector<int32_t> refs_;                      // [blocks] references to each block
   std::vector<int32_t> free_;
 };
 
@@ -214,7 +253,7 @@ struct FakeSetup {
   int context = 64;
   FakeModel model = hash_model();
   bool forkable = true;
-  FakeKv kv;
+  std::optional<PagedKv> kv;   // none: no KV memory limit
   EngineOptions options;
   const Tokenizer* tokenizer = nullptr;
 };
@@ -223,9 +262,10 @@ struct FakeEngine {
   FakeStats stats;
   std::unique_ptr<Engine> engine;
   explicit FakeEngine(const FakeSetup& s) {
-    engine = std::make_unique<Engine>(
-        std::make_unique<FakeBackend>(fake_config(s.vocab, s.context), s.model, s.forkable, &stats, s.kv),
-        s.tokenizer, s.options);
+    std::unique_ptr<Backend> b =
+        std::make_unique<FakeBackend>(fake_config(s.vocab, s.context), s.model, s.forkable, &stats);
+    if (s.kv) b = std::make_unique<PagedKvBackend>(std::move(b), *s.kv, &stats.max_blocks_used);
+    engine = std::make_unique<Engine>(std::move(b), s.tokenizer, s.options);
   }
 };
 
@@ -640,7 +680,7 @@ TEST(EngineKvMemory, TightMemoryGivesTheSameGenerationsAndPreempts) {
     for (int64_t blocks : {12, 13, 16, 24, 40}) {
       FakeSetup s;
       s.forkable = forkable;
-      s.kv = {kBlock, blocks};
+      s.kv = PagedKv{kBlock, blocks};
       FakeEngine f(s);
       // The fake throws when a forward call needs more blocks than are free.
       EXPECT_EQ(ids_of(f.engine->generate(reqs)), reference) << "fork " << forkable << " blocks " << blocks;
@@ -660,7 +700,7 @@ TEST(EngineKvMemory, TightMemoryGivesTheSameLogprobsAndPreempts) {
   // The largest request: 25 tokens of context and 14 of continuation, 10 blocks of 4.
   for (int64_t blocks : {10, 11, 14, 20}) {
     FakeSetup s;
-    s.kv = {kBlock, blocks};
+    s.kv = PagedKv{kBlock, blocks};
     FakeEngine f(s);
     EXPECT_EQ(logprobs_of(f.engine->loglikelihood(reqs)), reference) << "blocks " << blocks;
     EXPECT_EQ(f.stats.open, 0);
@@ -671,7 +711,7 @@ TEST(EngineKvMemory, TightMemoryGivesTheSameLogprobsAndPreempts) {
 
 TEST(EngineKvMemory, WorkTooBigForTheWholeCacheIsAPerRequestErrorAndOthersGoOn) {
   FakeSetup s;
-  s.kv = {kBlock, 8};   // 32 tokens, less than the context window of 64
+  s.kv = PagedKv{kBlock, 8};   // 32 tokens, less than the context window of 64
   s.model = script_model({}, 5);
   FakeEngine f(s);
   std::vector<GenerateRequest> reqs{greedy({2, 3}, 3), greedy(std::vector<int32_t>(40, 2), 3),
@@ -706,6 +746,53 @@ TEST(EngineKvMemory, SchedulerReducesRowsThroughForwardPick) {
   EXPECT_GT(f.stats.forward_calls, 0);
   EXPECT_EQ(f.stats.plain_forward_calls, 0);
   EXPECT_EQ(f.engine->stats().steps, f.stats.forward_calls);
+}
+
+// The CPU backend on the GQA fixture, under a paged KV limit: its logits don't depend on
+// chunking or batching, so a preempted and re-fed request must give exactly what it gives with
+// unlimited memory.
+std::unique_ptr<Backend> fixture_backend() {
+  const std::filesystem::path dir = test::fixtures_dir() / "llama_gqa" / "single";
+  const ModelConfig cfg = load_model_config(dir);
+  CpuBackendOptions o;
+  o.threads = 1;
+  return std::make_unique<CpuBackend>(cfg, Weights::load(dir, cfg), o);
+}
+
+TEST(EngineKvMemory, CpuBackendUnderTightMemoryGivesWhatItGivesUnlimited) {
+  std::ifstream in(test::fixtures_dir() / "llama_gqa" / "reference.json");
+  const nlohmann::json ref = nlohmann::json::parse(in);
+  std::vector<GenerateRequest> gens;
+  for (const auto& p : ref["prompts"]) {
+    const auto ids = p["ids"].get<std::vector<int32_t>>();
+    gens.push_back(greedy(ids, 60));
+    GenerateRequest s = sampled(ids, 60, 11, 3);
+    s.sampling.temperature = 0.8f;
+    gens.push_back(s);
+  }
+  std::vector<LoglikelihoodRequest> lls;
+  for (const auto& ll : ref["loglikelihood"]) {
+    LoglikelihoodRequest r;
+    r.context_ids = ll["context"].get<std::vector<int32_t>>();
+    for (const auto& c : ll["continuations"]) r.continuations.push_back(c["ids"].get<std::vector<int32_t>>());
+    for (int i = 0; i < 6; ++i) {
+      lls.push_back(r);
+      r.context_ids.insert(r.context_ids.end(), r.context_ids.begin(), r.context_ids.begin() + 7);
+    }
+  }
+
+  Engine unlimited(fixture_backend(), nullptr, EngineOptions{8, 64});
+  const auto want_ids = ids_of(unlimited.generate(gens));
+  const auto want_lps = logprobs_of(unlimited.loglikelihood(lls));
+
+  int64_t max_used = 0;
+  // The longest generation holds 100 + 60 tokens: 10 blocks of 16.
+  Engine tight(std::make_unique<PagedKvBackend>(fixture_backend(), PagedKv{16, 11}, &max_used), nullptr,
+               EngineOptions{8, 64});
+  EXPECT_EQ(ids_of(tight.generate(gens)), want_ids);
+  EXPECT_EQ(logprobs_of(tight.loglikelihood(lls)), want_lps);
+  EXPECT_GT(tight.stats().preemptions, 0);
+  EXPECT_LE(max_used, 11);
 }
 
 }  // namespace
