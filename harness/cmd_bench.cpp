@@ -366,10 +366,28 @@ void run_bench(const BenchArgs& a) {
                     hf_rate("decode_tok_s", std::to_string(batch))});
   }
   if (std::find(batches.begin(), batches.end(), 1) != batches.end()) {
-    // A/B of the small-batch projection path: the same decode through cuBLASLt alone.
+    // A/B of the batch-1 decode path, one change at a time: RoPE and SwiGLU as kernels of their
+    // own, other gemv block shapes, and cuBLASLt alone.
+    auto variant = [&](const std::string& what) {
+      rows.push_back({"decode 1 seq, " + what, bench_decode(*backend, a, 1, rng), decode_limit(shape, 1, context, bw, rate),
+                      hf_rate("decode_tok_s", "1")});
+    };
+    backend->set_fused_epilogues(false);
+    variant("RoPE, SwiGLU unfused");
+    backend->set_fused_epilogues(true);
+    const int features = CudaBackendOptions{}.gemv_features_per_block;
+    for (int f : {1, 2, 4}) {
+      if (f == features) continue;
+      backend->set_gemv_features_per_block(f);
+      variant(fmt::format("{} features per gemv block", f));
+    }
+    backend->set_gemv_features_per_block(features);
+    const int groups = CudaBackendOptions{}.fused_gemv_groups;
+    backend->set_fused_gemv_groups(3 - groups);
+    variant(fmt::format("{} RoPE pairs / SwiGLU features per fused gemv block", 3 - groups));
+    backend->set_fused_gemv_groups(groups);
     backend->set_small_batch_gemv(false);
-    rows.push_back({fmt::format("decode 1 seq, cuBLASLt only"), bench_decode(*backend, a, 1, rng),
-                    decode_limit(shape, 1, context, bw, rate), hf_rate("decode_tok_s", "1")});
+    variant("cuBLASLt only");
     backend->set_small_batch_gemv(true);
   }
   const std::string device = backend->device_name();

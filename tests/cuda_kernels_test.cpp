@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 #include "engine/cuda/attention.h"
 #include "engine/cuda/convert.h"
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm.h"
+#include "engine/cuda/gemv.h"
 #include "engine/cuda/kv_cache.h"
 #include "engine/cuda/logits.h"
 #include "engine/cuda/rmsnorm.h"
@@ -383,6 +385,102 @@ TEST_F(CudaKernels, LinearMatchesTheReferenceOnModelShapes) {
     check_linear(rng_, 33, 64, 172, false, gemv);      // the fixtures' down_proj (odd K)
     check_linear(rng_, 5, 256, 64, true, gemv);        // an lm_head into fp32 logits
     check_linear(rng_, 1, 3000, 4096, true, gemv);     // one row of logits
+  }
+}
+
+// The fused decode epilogues must store exactly what the unfused kernels store: the qkv gemv +
+// rope_and_store_kv, and the gate/up gemv + silu_mul, bit for bit (qkv rows, cache slots, act).
+void check_fused_qkv_rope(std::mt19937_64& rng, int NH, int NKV, int HD, int C, std::vector<int> prior, int groups) {
+  SCOPED_TRACE("qkv + RoPE, NH " + std::to_string(NH) + " NKV " + std::to_string(NKV) + " HD " +
+               std::to_string(HD) + " rows " + std::to_string(prior.size()));
+  PagedBatch pb(NH, NKV, HD, prior, std::vector<int>(prior.size(), 1), rng);
+  const std::vector<float> table = cuda::rope_table(64, HD, 10000.0);
+  const Bf16Vector x = random_bf16(size_t(pb.T) * C, rng), w = random_bf16(pb.qkv_width() * C, rng, 0.05f);
+  std::vector<int32_t> pos, tok_seq;
+  for (size_t b = 0; b < pb.prior.size(); ++b) {
+    pos.push_back(pb.prior[b]);
+    tok_seq.push_back(int32_t(b));
+  }
+  DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits), d_table = to_device(table),
+               d_pos = to_device(pos), d_seq = to_device(tok_seq), d_tables = to_device(pb.tables);
+  const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems(), qkv_elems = size_t(pb.T) * pb.qkv_width();
+  struct Result {
+    std::vector<uint16_t> qkv, k, v;
+  };
+  auto run = [&](bool fused) {
+    DeviceBuffer d_qkv = to_device(std::vector<uint16_t>(qkv_elems, kPoison));
+    DeviceBuffer d_k = to_device(std::vector<uint16_t>(cache_elems, kPoison));
+    DeviceBuffer d_v = to_device(std::vector<uint16_t>(cache_elems, kPoison));
+    const cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, NKV, HD};
+    if (fused) {
+      cuda::gemv_qkv_rope(d_x.as<bf16>(), d_w.as<bf16>(), d_qkv.as<bf16>(), d_table.as<float2>(), d_pos.as<int32_t>(),
+                          d_seq.as<int32_t>(), kv, pb.T, NH, C, nullptr, groups);
+    } else {
+      cuda::gemv(d_x.as<bf16>(), d_w.as<bf16>(), d_qkv.get(), false, pb.T, int(pb.qkv_width()), C, nullptr);
+      cuda::rope_and_store_kv(d_qkv.as<bf16>(), d_table.as<float2>(), d_pos.as<int32_t>(), d_seq.as<int32_t>(), kv,
+                              pb.T, NH, nullptr);
+    }
+    return Result{to_host<uint16_t>(d_qkv, qkv_elems), to_host<uint16_t>(d_k, cache_elems),
+                  to_host<uint16_t>(d_v, cache_elems)};
+  };
+  const Result fused = run(true), plain = run(false);
+  ASSERT_EQ(fused.qkv, plain.qkv) << "q, k, v rows";
+  ASSERT_EQ(fused.k, plain.k) << "the key cache";
+  ASSERT_EQ(fused.v, plain.v) << "the value cache";
+  // And the unfused result is not trivially equal: every new token's slot was written.
+  for (size_t b = 0; b < pb.prior.size(); ++b)
+    ASSERT_NE(plain.k[pb.slot(b, pb.prior[b], NKV - 1) + size_t(HD) - 1], kPoison);
+}
+
+TEST_F(CudaKernels, FusedQkvRopeStoresWhatGemvThenRopeStore) {
+  SCOPED_TRACE(trace());
+  for (int groups : {1, 2}) {
+    check_fused_qkv_rope(rng_, 32, 32, 128, 4096, {127}, groups);          // 7B, one sequence
+    check_fused_qkv_rope(rng_, 8, 2, 128, 512, {0, 15, 16, 40}, groups);   // GQA, four rows across blocks
+    check_fused_qkv_rope(rng_, 4, 4, 16, 64, {3, 9, 30}, groups);          // the fixtures' small heads
+    check_fused_qkv_rope(rng_, 2, 1, 6, 64, {5}, groups);                  // odd HD/2: one pair a block
+  }
+}
+
+TEST_F(CudaKernels, FusedGateUpSiluStoresWhatGemvThenSiluMul) {
+  SCOPED_TRACE(trace());
+  for (auto [rows, FF, C] : {std::tuple{1, 11008, 4096}, std::tuple{4, 172, 64}, std::tuple{3, 1001, 2048}}) {
+    SCOPED_TRACE("gate/up + SiLU, rows " + std::to_string(rows) + " FF " + std::to_string(FF));
+    const Bf16Vector x = random_bf16(size_t(rows) * C, rng_), w = random_bf16(size_t(2 * FF) * C, rng_, 0.05f);
+    DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits);
+    DeviceBuffer d_gu = to_device(std::vector<uint16_t>(size_t(rows) * 2 * FF, kPoison));
+    DeviceBuffer d_plain = to_device(std::vector<uint16_t>(size_t(rows) * FF, kPoison));
+    cuda::gemv(d_x.as<bf16>(), d_w.as<bf16>(), d_gu.get(), false, rows, 2 * FF, C, nullptr);
+    cuda::silu_mul(d_gu.as<bf16>(), d_plain.as<bf16>(), rows, FF, nullptr);
+    const auto plain = to_host<uint16_t>(d_plain, size_t(rows) * FF);
+    ASSERT_TRUE(all_finite(bf16_values(plain)));
+    for (int groups : {1, 2}) {
+      DeviceBuffer d_fused = to_device(std::vector<uint16_t>(size_t(rows) * FF, kPoison));
+      cuda::gemv_gate_up_silu(d_x.as<bf16>(), d_w.as<bf16>(), d_fused.as<bf16>(), rows, FF, C, nullptr, groups);
+      ASSERT_EQ(to_host<uint16_t>(d_fused, size_t(rows) * FF), plain) << "groups " << groups;
+    }
+  }
+}
+
+TEST_F(CudaKernels, GemvWithSeveralFeaturesPerBlockStoresTheSameSums) {
+  SCOPED_TRACE(trace());
+  for (auto [rows, out, in, f32] : {std::tuple{1, 4096, 4096, false}, std::tuple{3, 1000, 1024, true}}) {
+    const Bf16Vector x = random_bf16(size_t(rows) * in, rng_), w = random_bf16(size_t(out) * in, rng_, 0.05f);
+    DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits);
+    const size_t bytes = size_t(rows) * out * (f32 ? 4 : 2);
+    auto run = [&](int features) {
+      DeviceBuffer d_y = to_device(std::vector<uint8_t>(bytes, 0xFF));   // NaN in bf16 and fp32
+      cuda::gemv(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), f32, rows, out, in, nullptr, features);
+      return to_host<uint8_t>(d_y, bytes);
+    };
+    const auto one = run(1);
+    const size_t width = f32 ? 4 : 2;
+    for (size_t i = 0; i < bytes; i += width)
+      ASSERT_FALSE(std::all_of(one.begin() + std::ptrdiff_t(i), one.begin() + std::ptrdiff_t(i + width),
+                               [](uint8_t b) { return b == 0xFF; }))
+          << "output " << i / width << " was not written";
+    ASSERT_EQ(run(2), one) << "rows " << rows << " out " << out;
+    ASSERT_EQ(run(4), one) << "rows " << rows << " out " << out;
   }
 }
 

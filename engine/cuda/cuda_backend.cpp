@@ -12,6 +12,7 @@
 #include "engine/cuda/device_weights.h"
 #include "engine/cuda/embedding.h"
 #include "engine/cuda/gemm.h"
+#include "engine/cuda/gemv.h"
 #include "engine/cuda/kv_cache.h"
 #include "engine/cuda/logits.h"
 #include "engine/cuda/rmsnorm.h"
@@ -162,6 +163,7 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& optio
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
   gemm_ = std::make_unique<cuda::Gemm>();
   gemm_->set_small_batch_gemv(opts_.small_batch_gemv);
+  gemm_->set_gemv_features_per_block(opts_.gemv_features_per_block);
   buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_);
 }
 
@@ -252,6 +254,26 @@ SeqId CudaBackend::fork_sequence(SeqId seq) {
 void CudaBackend::set_small_batch_gemv(bool on) {
   opts_.small_batch_gemv = on;
   gemm_->set_small_batch_gemv(on);
+  forget_graphs();
+}
+
+void CudaBackend::set_fused_epilogues(bool on) {
+  opts_.fused_epilogues = on;
+  forget_graphs();
+}
+
+void CudaBackend::set_fused_gemv_groups(int n) {
+  opts_.fused_gemv_groups = n;
+  forget_graphs();
+}
+
+void CudaBackend::set_gemv_features_per_block(int n) {
+  opts_.gemv_features_per_block = n;
+  gemm_->set_gemv_features_per_block(n);
+  forget_graphs();
+}
+
+void CudaBackend::forget_graphs() {
   for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
   graphs_.clear();
   decode_runs_.clear();
@@ -441,29 +463,45 @@ void CudaBackend::enqueue_model(const Step& st) {
   auto* act = buf_->act.as<cuda::bf16>();
   const auto* rope = buf_->rope.as<float2>();
   const cuda::AttentionShape shape{NH, 1.0f / std::sqrt(float(HD))};
+  const bool fuse = opts_.fused_epilogues;
+
+  // y = proj(in) by w; then x += y and h = norm(x) by norm_weight.
+  auto project_add_norm = [&](const cuda::bf16* in, const cuda::bf16* w, int in_width, const cuda::bf16* norm_weight) {
+    gemm_->linear(in, w, proj, false, T, C, in_width, stream_);
+    cuda::add_rmsnorm(x, proj, norm_weight, h, T, C, eps, stream_);
+  };
 
   cuda::embedding_gather(weights_->embed, st.tokens, x, T, C, stream_);   // x = embed_tokens(ids)
+  cuda::add_rmsnorm(x, nullptr, weights_->layers[0].attn_norm, h, T, C, eps, stream_);   // h = input_layernorm(x)
   for (int l = 0; l < cfg_.num_layers; ++l) {
     const cuda::LayerWeights& w = weights_->layers[size_t(l)];
     const cuda::KvLayerView kv = kv_->layer_view(l, st.tables, max_blocks_);
-    // x = x + mlp(...) of the previous layer; h = input_layernorm(x)
-    cuda::add_rmsnorm(x, l == 0 ? nullptr : proj, w.attn_norm, h, T, C, eps, stream_);
-    gemm_->linear(h, w.wqkv, qkv, false, T, qkv_width, C, stream_);   // q, k, v = proj(h)
-    cuda::rope_and_store_kv(qkv, rope, st.pos, st.tok_seq, kv, T, NH, stream_);
+    // q, k, v = proj(h), with RoPE; k and v into the cache
+    if (fuse && gemm_->uses_gemv(h, w.wqkv, T, C)) {
+      cuda::gemv_qkv_rope(h, w.wqkv, qkv, rope, st.pos, st.tok_seq, kv, T, NH, C, stream_, opts_.fused_gemv_groups);
+    } else {
+      gemm_->linear(h, w.wqkv, qkv, false, T, qkv_width, C, stream_);
+      cuda::rope_and_store_kv(qkv, rope, st.pos, st.tok_seq, kv, T, NH, stream_);
+    }
+    const bool last = l + 1 == cfg_.num_layers;
+    if (last && st.R == 0) return;   // the keys and values are in; the rest would only feed logits
     if (st.decode) {
       cuda::attention_decode(qkv, attn, shape, kv, st.batch, stream_);
     } else {
       cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
     }
-    gemm_->linear(attn, w.wo, proj, false, T, C, NH * HD, stream_);   // o_proj
-    // x = x + attn; h = post_attention_layernorm(x)
-    cuda::add_rmsnorm(x, proj, w.ffn_norm, h, T, C, eps, stream_);
-    gemm_->linear(h, w.w_gate_up, gate_up, false, T, 2 * FF, C, stream_);
-    cuda::silu_mul(gate_up, act, T, FF, stream_);                      // silu(gate) * up
-    gemm_->linear(act, w.w_down, proj, false, T, C, FF, stream_);      // down_proj
+    // x = x + o_proj(attn); h = post_attention_layernorm(x)
+    project_add_norm(attn, w.wo, NH * HD, w.ffn_norm);
+    // act = silu(gate) * up, [gate; up] = proj(h)
+    if (fuse && gemm_->uses_gemv(h, w.w_gate_up, T, C)) {
+      cuda::gemv_gate_up_silu(h, w.w_gate_up, act, T, FF, C, stream_, opts_.fused_gemv_groups);
+    } else {
+      gemm_->linear(h, w.w_gate_up, gate_up, false, T, 2 * FF, C, stream_);
+      cuda::silu_mul(gate_up, act, T, FF, stream_);
+    }
+    // x = x + down_proj(act); h = the next layer's input_layernorm(x), or model.norm(x)
+    project_add_norm(act, w.w_down, FF, last ? weights_->final_norm : weights_->layers[size_t(l) + 1].attn_norm);
   }
-  if (st.R == 0) return;
-  cuda::add_rmsnorm(x, proj, weights_->final_norm, h, T, C, eps, stream_);   // model.norm
   cuda::gather_rows(h, st.rows, buf_->hsel.as<cuda::bf16>(), st.R, C, stream_);
   gemm_->linear(buf_->hsel.as<cuda::bf16>(), weights_->lm_head, buf_->logits.get(), true, st.R,
                 cfg_.vocab_size, C, stream_);                                 // lm_head, fp32

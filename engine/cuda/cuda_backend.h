@@ -38,7 +38,10 @@ struct CudaBackendOptions {
   int64_t kv_max_bytes = 0;        // cap on the KV cache (0: none)
   int max_sequence_length = 0;     // 0: the model's context window (less if the KV cache is smaller)
   bool cuda_graphs = true;         // replay decode steps from CUDA graphs
-  bool small_batch_gemv = true;    // projections of <= 8 rows through gemv.h instead of cuBLASLt
+  bool small_batch_gemv = true;    // projections of <= kGemvMaxRows rows through gemv.h, not cuBLASLt
+  bool fused_epilogues = true;     // with gemv: RoPE + KV store and SwiGLU in the projections' epilogues
+  int gemv_features_per_block = 4; // bf16 projections through gemv: 1, 2 or 4 outputs a block (gemv.h)
+  int fused_gemv_groups = 1;       // RoPE pairs / SwiGLU features a fused gemv block computes: 1 or 2
 };
 
 class CudaBackend final : public Backend {
@@ -77,6 +80,11 @@ class CudaBackend final : public Backend {
 
   // Switches the small-batch projection path (benchmark A/B); forgets captured graphs.
   void set_small_batch_gemv(bool on);
+  // Switch the fused gemv epilogues and the gemv block shape (benchmark A/B); forget captured
+  // graphs.
+  void set_fused_epilogues(bool on);
+  void set_gemv_features_per_block(int n);
+  void set_fused_gemv_groups(int n);
 
   std::string device_name() const { return device_name_; }
   size_t weight_bytes() const;
@@ -103,6 +111,7 @@ class CudaBackend final : public Backend {
   // the device logits buffer and returns how many rows that is.
   int run_step(const std::vector<Piece>& pieces);
   void enqueue_model(const Step& step);
+  void forget_graphs();
   Sequence& sequence(SeqId seq);
   const Sequence& sequence(SeqId seq) const;
   // Runs fn(step's logits rows, rows) after every step of the call.

@@ -64,8 +64,9 @@ const Gemm::Plan& Gemm::plan(int rows, int out, int in, bool y_f32) {
 void Gemm::linear(const bf16* x, const bf16* w, void* y, bool y_f32, int rows, int out, int in,
                   cudaStream_t stream) {
   if (rows == 0) return;
-  if (small_batch_gemv_ && gemv_supports(x, w, rows, in)) {
-    gemv(x, w, y, y_f32, rows, out, in, stream);
+  if (uses_gemv(x, w, rows, in)) {
+    // The lm_head (fp32 out, 25 waves and more) streams at full rate with one feature a block.
+    gemv(x, w, y, y_f32, rows, out, in, stream, y_f32 ? 1 : gemv_features_per_block_);
     return;
   }
   const Plan& p = plan(rows, out, in, y_f32);

@@ -12,6 +12,7 @@
 
 #include "engine/cuda/bf16.h"
 #include "engine/cuda/device_buffer.h"
+#include "engine/cuda/gemv.h"
 
 namespace yardstick::cuda {
 
@@ -31,6 +32,12 @@ class Gemm {
               bool y_f32, int rows, int out, int in, cudaStream_t stream);
 
   void set_small_batch_gemv(bool on) { small_batch_gemv_ = on; }
+  // Output features per gemv block of the bf16 projections (1, 2 or 4; gemv.h).
+  void set_gemv_features_per_block(int n) { gemv_features_per_block_ = n; }
+  // Whether linear() of this shape goes to gemv (so a gemv with a fused epilogue may replace it).
+  bool uses_gemv(const void* x, const void* w, int rows, int in) const {
+    return small_batch_gemv_ && gemv_supports(x, w, rows, in);
+  }
 
  private:
   struct Plan {
@@ -44,6 +51,7 @@ class Gemm {
   DeviceBuffer workspace_;
   std::map<std::tuple<int, int, int, bool>, Plan> plans_;
   bool small_batch_gemv_ = true;
+  int gemv_features_per_block_ = 1;
 };
 
 }  // namespace yardstick::cuda

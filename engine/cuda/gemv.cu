@@ -5,6 +5,7 @@
 
 #include "engine/cuda/attention_common.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/epilogue_math.cuh"
 #include "engine/cuda/launch.cuh"
 #include "engine/cuda/reduce.cuh"
 #include "engine/error.h"
@@ -30,32 +31,117 @@ __device__ inline uint4 load_streaming(const uint4* p) {
 
 }  // namespace
 
+// What a block does with its results. An epilogue names the P weight rows block n computes
+// (weight_row) and receives their P sums for each of the R input rows (store, called by one
+// thread per input row).
+
+// y[r, n] = sum: a plain projection, P consecutive output features per block.
+template <class Out, int P>
+struct StoreRows {
+  Out* y;    // [R, out]
+  int out;
+  __device__ int weight_row(int n, int p) const { return n * P + p; }
+  __device__ void store(int r, int n, const float* v) const {
+#pragma unroll
+    for (int p = 0; p < P; ++p) {
+      if constexpr (sizeof(Out) == sizeof(float)) {
+        y[size_t(r) * out + n * P + p] = v[p];
+      } else {
+        y[size_t(r) * out + n * P + p] = __float2bfloat16(v[p]);
+      }
+    }
+  }
+};
+
+// The qkv projection followed by rope_and_store_kv (rope.h): block n computes G rotate_half
+// pairs (d, d + HD/2) of one head (pairs nG .. nG + G - 1 of the row), so it can rotate them and
+// put them where the attention reads them.
+template <int G>
+struct RopeKvStore {
+  bf16* qkv;                // [R, (NH + 2 NKV) HD]
+  const float2* rope;       // [P, HD/2]
+  const int32_t* pos;       // [R]
+  const int32_t* tok_seq;   // [R]
+  KvLayerView kv;
+  int num_heads;
+  // Weight row p of block n: half p % 2 of pair nG + p / 2.
+  __device__ int weight_row(int n, int p) const {
+    const int half = kv.head_dim / 2, pair = n * G + p / 2;
+    return (pair / half) * kv.head_dim + pair % half + (p % 2) * half;
+  }
+  __device__ void store(int r, int n, const float* v) const {
+#pragma unroll
+    for (int g = 0; g < G; ++g) store_pair(r, n * G + g, v[2 * g], v[2 * g + 1]);
+  }
+  __device__ void store_pair(int r, int pair, float v0, float v1) const {
+    const int HD = kv.head_dim, half = HD / 2, NKV = kv.num_kv_heads, BS = kv.block_size;
+    const int head = pair / half, d = pair % half;
+    bf16 a = __float2bfloat16(v0), b = __float2bfloat16(v1);   // as the unfused gemv stores
+    const int p = pos[r];
+    if (head < num_heads + NKV) rope_rotate_pair(a, b, rope[size_t(p) * half + d]);
+    bf16* row = qkv + size_t(r) * (num_heads + 2 * NKV) * HD + size_t(head) * HD;
+    row[d] = a;
+    row[d + half] = b;
+    if (head < num_heads) return;
+    const bool is_k = head < num_heads + NKV;
+    const int kvh = head - num_heads - (is_k ? 0 : NKV);
+    const int block = kv.block_tables[size_t(tok_seq[r]) * kv.max_blocks + p / BS];
+    bf16* dst = (is_k ? kv.k : kv.v) + ((size_t(block) * NKV + kvh) * BS + p % BS) * size_t(HD);
+    dst[d] = a;
+    dst[d + half] = b;
+  }
+};
+
+// The [gate; up] projection followed by silu_mul (swiglu.h): block n computes gate and up rows
+// nG .. nG + G - 1.
+template <int G>
+struct SiluMulStore {
+  bf16* act;   // [R, FF]
+  int ff;
+  // Weight row p of block n: gate (p even) or up (p odd) of feature nG + p / 2.
+  __device__ int weight_row(int n, int p) const { return n * G + p / 2 + (p % 2) * ff; }
+  __device__ void store(int r, int n, const float* v) const {
+#pragma unroll
+    for (int g = 0; g < G; ++g)
+      act[size_t(r) * ff + n * G + g] = silu_mul_value(__float2bfloat16(v[2 * g]), __float2bfloat16(v[2 * g + 1]));
+  }
+};
+
 // ---------------------------------------------------------------- kernels
 
-// Block n computes output feature n for all R rows. Thread t of the block takes the 16-byte
-// chunks t, t + 128, ... of the weight row (each block-wide load is 2 KB contiguous); the four
-// warps' partial sums are added in a fixed order. One row per block keeps every block short, so
-// the last wave of a projection costs little (4096-feature projections are ~4 waves, not 1.3).
-template <int R, class Out>
+// Block n computes P weight rows (epi.weight_row(n, p)) for all R rows of x. Thread t of the
+// block takes the 16-byte chunks t, t + 128, ... of each weight row (each block-wide load is
+// 2 KB contiguous); the four warps' partial sums are added in a fixed order. A weight row's sum
+// is the same whatever P is, so a fused epilogue sees exactly what the plain projection would
+// have stored. Small blocks keep the last wave of a projection short (4096-feature projections
+// are ~4 waves, not 1.3).
+template <int R, int P, class Epi>
 __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
-    gemv_kernel(const bf16* __restrict__ x, const bf16* __restrict__ w, Out* __restrict__ y, int out, int in) {
-  __shared__ float partial[kWarps][R];
+    gemv_kernel(const bf16* __restrict__ x, const bf16* __restrict__ w, int in, Epi epi) {
+  static_assert(kUnroll % P == 0);
+  constexpr int kRowUnroll = kUnroll / P;   // chunks of each weight row in flight per lane
+  __shared__ float partial[kWarps][R][P];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int n = blockIdx.x;
   const int chunks = in / 8;
-  const uint4* wrow = reinterpret_cast<const uint4*>(w + size_t(n) * in);
-  const uint4* xv = reinterpret_cast<const uint4*>(x);
-  float acc[R];
+  const uint4* wrow[P];
 #pragma unroll
-  for (int r = 0; r < R; ++r) acc[r] = 0.f;
+  for (int p = 0; p < P; ++p) wrow[p] = reinterpret_cast<const uint4*>(w + size_t(epi.weight_row(n, p)) * in);
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
+  float acc[R][P];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int p = 0; p < P; ++p) acc[r][p] = 0.f;
 
   constexpr int kStride = kWarps * 32;
-  uint4 wv[kUnroll];
+  uint4 wv[kRowUnroll][P];
   auto load_weights = [&](int c0) {
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kRowUnroll; ++u) {
       const int c = c0 + kStride * u;
-      wv[u] = c < chunks ? load_streaming(wrow + c) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+      for (int p = 0; p < P; ++p) wv[u][p] = c < chunks ? load_streaming(wrow[p] + c) : make_uint4(0, 0, 0, 0);
     }
   };
   // The weights depend on no earlier kernel: the first batch is in flight while the previous
@@ -63,40 +149,45 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   pdl_launch_dependents();
   load_weights(threadIdx.x);
   pdl_wait();
-  for (int c0 = threadIdx.x; c0 < chunks; c0 += kStride * kUnroll) {
+  for (int c0 = threadIdx.x; c0 < chunks; c0 += kStride * kRowUnroll) {
     if (c0 != int(threadIdx.x)) load_weights(c0);
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kRowUnroll; ++u) {
       const int c = c0 + kStride * u;
       if (c >= chunks) break;
-      float wf[8];
-      load_bf16<8>(reinterpret_cast<const bf16*>(&wv[u]), wf);
+      float wf[P][8];
+#pragma unroll
+      for (int p = 0; p < P; ++p) load_bf16<8>(reinterpret_cast<const bf16*>(&wv[u][p]), wf[p]);
 #pragma unroll
       for (int r = 0; r < R; ++r) {
         const uint4 xr = __ldg(xv + size_t(r) * chunks + c);
         float xf[8];
         load_bf16<8>(reinterpret_cast<const bf16*>(&xr), xf);
 #pragma unroll
-        for (int i = 0; i < 8; ++i) acc[r] += wf[i] * xf[i];
+        for (int p = 0; p < P; ++p)
+#pragma unroll
+          for (int i = 0; i < 8; ++i) acc[r][p] += wf[p][i] * xf[i];
       }
     }
   }
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const float v = warp_sum(acc[r]);
-    if (lane == 0) partial[warp][r] = v;
-  }
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int p = 0; p < P; ++p) {
+      const float v = warp_sum(acc[r][p]);
+      if (lane == 0) partial[warp][r][p] = v;
+    }
   __syncthreads();
   if (threadIdx.x < R) {
     const int r = threadIdx.x;
-    float v = 0.f;
+    float v[P];
 #pragma unroll
-    for (int k = 0; k < kWarps; ++k) v += partial[k][r];
-    if constexpr (sizeof(Out) == sizeof(float)) {
-      y[size_t(r) * out + n] = v;
-    } else {
-      y[size_t(r) * out + n] = __float2bfloat16(v);
+    for (int p = 0; p < P; ++p) {
+      v[p] = 0.f;
+#pragma unroll
+      for (int k = 0; k < kWarps; ++k) v[p] += partial[k][r][p];
     }
+    epi.store(r, n, v);
   }
 }
 
@@ -107,23 +198,72 @@ bool gemv_supports(const void* x, const void* w, int rows, int in) {
          reinterpret_cast<uintptr_t>(w) % 16 == 0;
 }
 
-template <int R>
-void launch_gemv(const bf16* x, const bf16* w, void* y, bool y_f32, int out, int in, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(out));
-  if (y_f32) {
-    launch(gemv_kernel<R, float>, grid, kWarps * 32, 0, stream, "gemv", x, w, static_cast<float*>(y), out, in);
-  } else {
-    launch(gemv_kernel<R, bf16>, grid, kWarps * 32, 0, stream, "gemv", x, w, static_cast<bf16*>(y), out, in);
+namespace {
+
+// One block per epilogue index n < blocks, the row count a template argument.
+template <int P, class Epi>
+void launch_gemv(const char* what, const bf16* x, const bf16* w, int rows, int blocks, int in, const Epi& epi,
+                 cudaStream_t stream) {
+  if (!gemv_supports(x, w, rows, in))
+    throw Error(std::string(what) + ": " + std::to_string(rows) + " rows of " + std::to_string(in) +
+                " is not a gemv shape (at most kGemvMaxRows rows, a multiple of 8 wide, 16-byte aligned)");
+  const dim3 grid(static_cast<unsigned>(blocks));
+  switch (rows) {
+    case 1: launch(gemv_kernel<1, P, Epi>, grid, kWarps * 32, 0, stream, what, x, w, in, epi); break;
+    case 2: launch(gemv_kernel<2, P, Epi>, grid, kWarps * 32, 0, stream, what, x, w, in, epi); break;
+    case 3: launch(gemv_kernel<3, P, Epi>, grid, kWarps * 32, 0, stream, what, x, w, in, epi); break;
+    case 4: launch(gemv_kernel<4, P, Epi>, grid, kWarps * 32, 0, stream, what, x, w, in, epi); break;
+    default: throw Error(std::string(what) + ": " + std::to_string(rows) + " rows, more than kGemvMaxRows");
   }
 }
 
-void gemv(const bf16* x, const bf16* w, void* y, bool y_f32, int rows, int out, int in, cudaStream_t stream) {
-  switch (rows) {
-    case 1: launch_gemv<1>(x, w, y, y_f32, out, in, stream); break;
-    case 2: launch_gemv<2>(x, w, y, y_f32, out, in, stream); break;
-    case 3: launch_gemv<3>(x, w, y, y_f32, out, in, stream); break;
-    case 4: launch_gemv<4>(x, w, y, y_f32, out, in, stream); break;
-    default: throw Error("gemv: " + std::to_string(rows) + " rows, more than kGemvMaxRows");
+}  // namespace
+
+namespace {
+
+template <int P>
+void launch_plain_gemv(const bf16* x, const bf16* w, void* y, bool y_f32, int rows, int out, int in,
+                       cudaStream_t stream) {
+  if (y_f32) {
+    launch_gemv<P>("gemv", x, w, rows, out / P, in, StoreRows<float, P>{static_cast<float*>(y), out}, stream);
+  } else {
+    launch_gemv<P>("gemv", x, w, rows, out / P, in, StoreRows<bf16, P>{static_cast<bf16*>(y), out}, stream);
+  }
+}
+
+}  // namespace
+
+void gemv(const bf16* x, const bf16* w, void* y, bool y_f32, int rows, int out, int in, cudaStream_t stream,
+          int features_per_block) {
+  if (features_per_block == 4 && out % 4 == 0) {
+    launch_plain_gemv<4>(x, w, y, y_f32, rows, out, in, stream);
+  } else if (features_per_block == 2 && out % 2 == 0) {
+    launch_plain_gemv<2>(x, w, y, y_f32, rows, out, in, stream);
+  } else {
+    launch_plain_gemv<1>(x, w, y, y_f32, rows, out, in, stream);
+  }
+}
+
+void gemv_qkv_rope(const bf16* x, const bf16* wqkv, bf16* qkv, const float2* rope, const int32_t* pos,
+                   const int32_t* tok_seq, const KvLayerView& kv, int rows, int num_heads, int in,
+                   cudaStream_t stream, int pairs_per_block) {
+  if (kv.head_dim % 2 != 0) throw Error("gemv_qkv_rope: head_dim " + std::to_string(kv.head_dim) + " is odd");
+  const int pairs = (num_heads + 2 * kv.num_kv_heads) * (kv.head_dim / 2);
+  if (pairs_per_block == 2 && (kv.head_dim / 2) % 2 == 0) {
+    launch_gemv<4>("gemv_qkv_rope", x, wqkv, rows, pairs / 2, in,
+                   RopeKvStore<2>{qkv, rope, pos, tok_seq, kv, num_heads}, stream);
+  } else {
+    launch_gemv<2>("gemv_qkv_rope", x, wqkv, rows, pairs, in,
+                   RopeKvStore<1>{qkv, rope, pos, tok_seq, kv, num_heads}, stream);
+  }
+}
+
+void gemv_gate_up_silu(const bf16* x, const bf16* w_gate_up, bf16* act, int rows, int ff, int in,
+                       cudaStream_t stream, int features_per_block) {
+  if (features_per_block == 2 && ff % 2 == 0) {
+    launch_gemv<4>("gemv_gate_up_silu", x, w_gate_up, rows, ff / 2, in, SiluMulStore<2>{act, ff}, stream);
+  } else {
+    launch_gemv<2>("gemv_gate_up_silu", x, w_gate_up, rows, ff, in, SiluMulStore<1>{act, ff}, stream);
   }
 }
 

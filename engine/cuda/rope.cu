@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/epilogue_math.cuh"
 #include "engine/cuda/launch.cuh"
 
 namespace yardstick::cuda {
@@ -51,10 +52,8 @@ __global__ void rope_and_store_kv_kernel(bf16* __restrict__ qkv, const float2* _
   for (int i = threadIdx.x; i < pairs; i += blockDim.x) {
     const int head = i / half, d = i % half;
     bf16* x = row + head * HD;
-    const float x1 = __bfloat162float(x[d]), x2 = __bfloat162float(x[d + half]);
-    const float2 c = cs[d];
-    const bf16 y1 = __float2bfloat16(x1 * c.x - x2 * c.y);
-    const bf16 y2 = __float2bfloat16(x2 * c.x + x1 * c.y);
+    bf16 y1 = x[d], y2 = x[d + half];
+    rope_rotate_pair(y1, y2, cs[d]);
     x[d] = y1;
     x[d + half] = y2;
     if (head >= num_heads) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/epilogue_math.cuh"
 #include "engine/cuda/launch.cuh"
 
 namespace yardstick::cuda {
@@ -17,9 +18,7 @@ __global__ void silu_mul_kernel(const bf16* __restrict__ gate_up, bf16* __restri
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
        i += size_t(gridDim.x) * blockDim.x) {
     const size_t t = i / FF, f = i % FF;
-    const float g = __bfloat162float(gate_up[t * 2 * FF + f]);
-    const float u = __bfloat162float(gate_up[t * 2 * FF + FF + f]);
-    out[i] = __float2bfloat16(g / (1.0f + expf(-g)) * u);
+    out[i] = silu_mul_value(gate_up[t * 2 * FF + f], gate_up[t * 2 * FF + FF + f]);
   }
 }
 
