@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <deque>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include <fmt/core.h>

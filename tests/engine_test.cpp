@@ -1,5 +1,6 @@
 // The engine's request semantics and scheduler, over a tiny deterministic fake Backend whose
-// "model" is a pure function of the tokens in the sequence.
+// "model" is a pure function of the tokens in the sequence; KV-memory limits through a wrapper
+// that keeps paged blocks as the CUDA backend does, around the fake or the CPU backend.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,10 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <limits>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
