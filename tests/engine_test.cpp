@@ -739,6 +739,50 @@ TEST(EngineKvMemory, WorkTooBigForTheWholeCacheIsAPerRequestErrorAndOthersGoOn) 
   EXPECT_EQ(f.stats.open, 0);
 }
 
+TEST(EngineKvMemory, ASharedPrefixIsLetGoWhenTheRunningSampleNeedsItsBlocks) {
+  // One sequence at a time: the prefix (9 tokens, 3 blocks) waits for samples 1 and 2 while
+  // sample 0 grows to 29 tokens, 8 blocks of its own table of which 2 are shared with the
+  // prefix: with the prefix's last block that is 9 of the 8 the cache has, so the prefix must
+  // go and samples 1 and 2 prefill on their own.
+  FakeSetup s;
+  s.model = script_model({}, 5);
+  s.options.max_batch = 1;
+  const std::vector<GenerateRequest> reqs{sampled(std::vector<int32_t>(10, 2), 20, 3, 3)};
+  FakeEngine roomy(s);
+  const auto want = ids_of(roomy.engine->generate(reqs));
+  s.kv = PagedKv{kBlock, 8};
+  FakeEngine tight(s);
+  EXPECT_EQ(ids_of(tight.engine->generate(reqs)), want);
+  EXPECT_EQ(tight.stats.tokens_fed, roomy.stats.tokens_fed + 2 * 9);
+  EXPECT_EQ(tight.stats.open, 0);
+}
+
+TEST(EngineKvMemory, WorkStarvedByMemoryHeldOutsideTheEngineFailsInsteadOfWaiting) {
+  FakeSetup s;
+  s.model = script_model({}, 5);
+  s.kv = PagedKv{kBlock, 8};
+  FakeEngine f(s);
+  const std::vector<GenerateRequest> reqs{greedy({2}, 1), greedy(std::vector<int32_t>(8, 2), 20)};
+  std::vector<GenerateResult> out(reqs.size());
+  SeqId outside = -1;
+  f.engine->generate(reqs, [&](size_t i, GenerateResult r) {
+    out[i] = std::move(r);
+    if (i != 0) return;
+    // Someone else takes 4 of the 8 blocks while request 1 is running.
+    Backend& b = f.engine->backend();
+    outside = b.open_sequence();
+    const std::vector<int32_t> tokens(16, 3);
+    const ForwardChunk c{outside, tokens, 16};
+    std::vector<float> logits;
+    b.forward(std::span(&c, 1), logits);
+  });
+  EXPECT_THAT(out[0].samples[0].ids, ElementsAre(5));
+  EXPECT_EQ(out[1].samples[0].finish, FinishReason::Error);
+  EXPECT_THAT(out[1].samples[0].error, HasSubstr("of the cache's 8 are free for it"));
+  f.engine->backend().close_sequence(outside);
+  EXPECT_EQ(f.stats.open, 0);
+}
+
 TEST(EngineKvMemory, SchedulerReducesRowsThroughForwardPick) {
   FakeEngine f(FakeSetup{});
   f.engine->generate(mixed_requests());
