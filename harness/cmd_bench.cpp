@@ -366,15 +366,18 @@ void run_bench(const BenchArgs& a) {
                     hf_rate("decode_tok_s", std::to_string(batch))});
   }
   if (std::find(batches.begin(), batches.end(), 1) != batches.end()) {
-    // A/B of the batch-1 decode path, one change at a time: RoPE and SwiGLU as kernels of their
-    // own, other gemv block shapes, and cuBLASLt alone.
+    // A/B of the batch-1 decode path, one change at a time: the residual add + RMSNorm, then RoPE
+    // and SwiGLU as kernels of their own, other gemv block shapes, and cuBLASLt alone.
     auto variant = [&](const std::string& what) {
       rows.push_back({"decode 1 seq, " + what, bench_decode(*backend, a, 1, rng), decode_limit(shape, 1, context, bw, rate),
                       hf_rate("decode_tok_s", "1")});
     };
+    backend->set_fused_norms(false);
+    variant("norms unfused");
     backend->set_fused_epilogues(false);
-    variant("RoPE, SwiGLU unfused");
+    variant("norms, RoPE, SwiGLU unfused");
     backend->set_fused_epilogues(true);
+    backend->set_fused_norms(true);
     const int features = CudaBackendOptions{}.gemv_features_per_block;
     for (int f : {1, 2, 4}) {
       if (f == features) continue;

@@ -15,9 +15,9 @@ cd "$(dirname "$0")/.."
 prepare() {
   local build=${YARDSTICK_BUILD_DIR:-build-cuda}
   cmake -S . -B "$build" -DYARDSTICK_CUDA=ON -DYARDSTICK_STATIC_DEPS=ON -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-  cmake --build "$build" -j2 --target yardstick cuda_kernels_test cuda_backend_test || exit 1
+  cmake --build "$build" -j2 --target yardstick cuda_kernels_test cuda_backend_test scheduler_cuda_test || exit 1
   rm -rf .carry/bin && mkdir -p .carry/bin
-  cp "$build"/yardstick "$build"/cuda_kernels_test "$build"/cuda_backend_test .carry/bin/
+  cp "$build"/yardstick "$build"/cuda_kernels_test "$build"/cuda_backend_test "$build"/scheduler_cuda_test .carry/bin/
   strip .carry/bin/*
   du -sh .carry
 }
@@ -46,12 +46,14 @@ run() {
   tail -25 "$out/kernels.log"
   timeout 180 .carry/bin/cuda_backend_test --gtest_brief=1 >"$out/backend.log" 2>&1; local b=$?
   grep -E 'metrics' "$out/backend.log"; tail -25 "$out/backend.log"
+  timeout 180 .carry/bin/scheduler_cuda_test --gtest_brief=1 >"$out/scheduler.log" 2>&1; local s=$?
+  tail -8 "$out/scheduler.log"
   echo "== bench"
   timeout "${BENCH_TIMEOUT:-330}" .carry/bin/yardstick bench --synthetic 7b --compare-hf --hf-script bench/hf_compare.py \
     --json "$out/bench.json" >"$out/bench.md" 2>"$out/bench.err"; local r=$?
   tail -8 "$out/bench.err"
   echo "== summary"
-  echo "machine code: ${arch:-none} | kernels test: exit $k | backend test: exit $b | bench: exit $r"
+  echo "machine code: ${arch:-none} | kernels test: exit $k | backend test: exit $b | scheduler test: exit $s | bench: exit $r"
   grep -E '^\[ metrics \]' "$out/backend.log"
   cat "$out/bench.md"
 }

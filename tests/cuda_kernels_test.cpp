@@ -413,7 +413,7 @@ void check_fused_qkv_rope(std::mt19937_64& rng, int NH, int NKV, int HD, int C, 
     DeviceBuffer d_v = to_device(std::vector<uint16_t>(cache_elems, kPoison));
     const cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, NKV, HD};
     if (fused) {
-      cuda::gemv_qkv_rope(d_x.as<bf16>(), d_w.as<bf16>(), d_qkv.as<bf16>(), d_table.as<float2>(), d_pos.as<int32_t>(),
+      cuda::gemv_qkv_rope(cuda::GemvInput{d_x.as<bf16>(), {}}, d_w.as<bf16>(), d_qkv.as<bf16>(), d_table.as<float2>(), d_pos.as<int32_t>(),
                           d_seq.as<int32_t>(), kv, pb.T, NH, C, nullptr, groups);
     } else {
       cuda::gemv(d_x.as<bf16>(), d_w.as<bf16>(), d_qkv.get(), false, pb.T, int(pb.qkv_width()), C, nullptr);
@@ -456,7 +456,8 @@ TEST_F(CudaKernels, FusedGateUpSiluStoresWhatGemvThenSiluMul) {
     ASSERT_TRUE(all_finite(bf16_values(plain)));
     for (int groups : {1, 2}) {
       DeviceBuffer d_fused = to_device(std::vector<uint16_t>(size_t(rows) * FF, kPoison));
-      cuda::gemv_gate_up_silu(d_x.as<bf16>(), d_w.as<bf16>(), d_fused.as<bf16>(), rows, FF, C, nullptr, groups);
+      cuda::gemv_gate_up_silu(cuda::GemvInput{d_x.as<bf16>(), {}}, d_w.as<bf16>(), d_fused.as<bf16>(), rows, FF, C,
+                              nullptr, groups);
       ASSERT_EQ(to_host<uint16_t>(d_fused, size_t(rows) * FF), plain) << "groups " << groups;
     }
   }
@@ -481,6 +482,49 @@ TEST_F(CudaKernels, GemvWithSeveralFeaturesPerBlockStoresTheSameSums) {
           << "output " << i / width << " was not written";
     ASSERT_EQ(run(2), one) << "rows " << rows << " out " << out;
     ASSERT_EQ(run(4), one) << "rows " << rows << " out " << out;
+  }
+}
+
+// o_proj with the residual add in its epilogue, and the next gemv normalising its input on the
+// fly, against gemv + add_rmsnorm + gemv: the residual stream bit for bit, the SwiGLU output
+// within bf16 rounding of the unfused one (the inverse RMS adds its squares in another order).
+TEST_F(CudaKernels, ResidualAddAndNormedInputMatchAddRmsNorm) {
+  SCOPED_TRACE(trace());
+  const int C = 512, in = 256, FF = 384;
+  for (int rows : {1, 3}) {
+    for (int features : {1, 2, 4}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + ", features per block " + std::to_string(features));
+      const Bf16Vector a = random_bf16(size_t(rows) * in, rng_), wo = random_bf16(size_t(C) * in, rng_, 0.05f);
+      const Bf16Vector g = random_bf16(size_t(C), rng_, 0.5f), wgu = random_bf16(size_t(2 * FF) * C, rng_, 0.05f);
+      std::vector<float> resid(size_t(rows) * C);
+      for (float& v : resid) v = std::uniform_real_distribution<float>(-2.f, 2.f)(rng_);
+      DeviceBuffer d_a = to_device(a.bits), d_wo = to_device(wo.bits), d_g = to_device(g.bits), d_wgu = to_device(wgu.bits);
+      const size_t n = size_t(rows) * C, n_act = size_t(rows) * FF;
+
+      DeviceBuffer x1 = to_device(resid), y = to_device(std::vector<uint16_t>(n, kPoison));
+      DeviceBuffer h = to_device(std::vector<uint16_t>(n, kPoison)), act1 = to_device(std::vector<uint16_t>(n_act, kPoison));
+      cuda::gemv(d_a.as<bf16>(), d_wo.as<bf16>(), y.get(), false, rows, C, in, nullptr);
+      cuda::add_rmsnorm(x1.as<float>(), y.as<bf16>(), d_g.as<bf16>(), h.as<bf16>(), rows, C, 1e-6f, nullptr);
+      cuda::gemv_gate_up_silu(cuda::GemvInput{h.as<bf16>(), {}}, d_wgu.as<bf16>(), act1.as<bf16>(), rows, FF, C, nullptr);
+
+      const int parts = cuda::gemv_residual_parts(C, features);
+      ASSERT_EQ(parts, C / features);
+      DeviceBuffer x2 = to_device(resid), partials = to_device(std::vector<float>(size_t(rows) * parts, NAN));
+      DeviceBuffer act2 = to_device(std::vector<uint16_t>(n_act, kPoison));
+      cuda::gemv_residual_add(d_a.as<bf16>(), d_wo.as<bf16>(), x2.as<float>(), partials.as<float>(), rows, C, in, nullptr,
+                              features);
+      const cuda::GemvNormedInput normed{x2.as<float>(), d_g.as<bf16>(), partials.as<float>(), parts, 1e-6f};
+      cuda::gemv_gate_up_silu(cuda::GemvInput{nullptr, normed}, d_wgu.as<bf16>(), act2.as<bf16>(), rows, FF, C, nullptr);
+
+      ASSERT_EQ(to_host<float>(x2, n), to_host<float>(x1, n)) << "the residual stream";
+      const auto plain = bf16_values(to_host<uint16_t>(act1, n_act)), fused = bf16_values(to_host<uint16_t>(act2, n_act));
+      ASSERT_TRUE(all_finite(fused)) << "an output was not written";
+      std::vector<double> ref(plain.begin(), plain.end());
+      EXPECT_LT(relative_error(fused, ref), 2e-3);
+      size_t same = 0;
+      for (size_t i = 0; i < n_act; ++i) same += fused[i] == plain[i];
+      EXPECT_GE(double(same), 0.9 * double(n_act)) << "most outputs are bit for bit the unfused ones";
+    }
   }
 }
 

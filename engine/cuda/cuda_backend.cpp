@@ -47,7 +47,7 @@ class StepBuffers {
     const size_t FF = size_t(cfg.intermediate_size), V = size_t(cfg.vocab_size);
     return c.S * C * 4 + c.S * C * 2 * 2 + c.S * qkv * 2 + c.S * size_t(cfg.num_heads) * HD * 2 +
            c.S * 3 * FF * 2 + c.R * C * 2 + c.R * V * 4 + size_t(max_len) * HD * 4 +
-           meta_ints(c) * 4 + c.R * (sizeof(PickRequest) + sizeof(PickResult));
+           meta_ints(c) * 4 + c.R * (sizeof(PickRequest) + sizeof(PickResult)) + size_t(kGemvMaxRows) * C * 4;
   }
 
   StepBuffers(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len)
@@ -73,6 +73,7 @@ class StepBuffers {
     pick_req_dev = DeviceBuffer(cap.R * sizeof(PickRequest), "sampling requests");
     pick_res_host = PinnedBuffer(cap.R * sizeof(PickResult), "sampled tokens");
     pick_res_dev = DeviceBuffer(cap.R * sizeof(PickResult), "sampled tokens");
+    partials = DeviceBuffer(size_t(kGemvMaxRows) * C * 4, "sums of squares of the residual stream");
   }
 
   Capacity cap;
@@ -92,6 +93,7 @@ class StepBuffers {
   DeviceBuffer pick_req_dev;
   PinnedBuffer pick_res_host;   // [R] PickResult
   DeviceBuffer pick_res_dev;
+  DeviceBuffer partials;   // [kGemvMaxRows, C] f32: gemv_residual_add's sums of squares
 };
 
 }  // namespace cuda
@@ -259,6 +261,11 @@ void CudaBackend::set_small_batch_gemv(bool on) {
 
 void CudaBackend::set_fused_epilogues(bool on) {
   opts_.fused_epilogues = on;
+  forget_graphs();
+}
+
+void CudaBackend::set_fused_norms(bool on) {
+  opts_.fused_norms = on;
   forget_graphs();
 }
 
@@ -465,10 +472,29 @@ void CudaBackend::enqueue_model(const Step& st) {
   const cuda::AttentionShape shape{NH, 1.0f / std::sqrt(float(HD))};
   const bool fuse = opts_.fused_epilogues;
 
-  // y = proj(in) by w; then x += y and h = norm(x) by norm_weight.
+  // The residual stream x is always current. Its norm is either in h, or (after a projection
+  // that added itself into x through gemv_residual_add) still to be computed from the sums of
+  // squares in partials, which the next gemv does on the fly as it reads its input.
+  const bool fuse_norms = fuse && opts_.fused_norms;
+  auto* partials = buf_->partials.as<float>();
+  const int parts = cuda::gemv_residual_parts(C, opts_.gemv_features_per_block);
+  bool pending_norm = false;
+  auto input_of = [&](const cuda::bf16* norm_weight) {
+    return pending_norm ? cuda::GemvInput{nullptr, {x, norm_weight, partials, parts, eps}} : cuda::GemvInput{h, {}};
+  };
+  auto materialize = [&](const cuda::bf16* norm_weight) {   // h = norm(x), for a consumer that needs it in h
+    if (pending_norm) cuda::add_rmsnorm(x, nullptr, norm_weight, h, T, C, eps, stream_);
+    pending_norm = false;
+  };
+  // x += proj(in) by w; then the norm by norm_weight (in h, or pending).
   auto project_add_norm = [&](const cuda::bf16* in, const cuda::bf16* w, int in_width, const cuda::bf16* norm_weight) {
-    gemm_->linear(in, w, proj, false, T, C, in_width, stream_);
-    cuda::add_rmsnorm(x, proj, norm_weight, h, T, C, eps, stream_);
+    if (fuse_norms && gemm_->uses_gemv(in, w, T, in_width)) {
+      cuda::gemv_residual_add(in, w, x, partials, T, C, in_width, stream_, opts_.gemv_features_per_block);
+      pending_norm = true;
+    } else {
+      gemm_->linear(in, w, proj, false, T, C, in_width, stream_);
+      cuda::add_rmsnorm(x, proj, norm_weight, h, T, C, eps, stream_);
+    }
   };
 
   cuda::embedding_gather(weights_->embed, st.tokens, x, T, C, stream_);   // x = embed_tokens(ids)
@@ -476,13 +502,16 @@ void CudaBackend::enqueue_model(const Step& st) {
   for (int l = 0; l < cfg_.num_layers; ++l) {
     const cuda::LayerWeights& w = weights_->layers[size_t(l)];
     const cuda::KvLayerView kv = kv_->layer_view(l, st.tables, max_blocks_);
-    // q, k, v = proj(h), with RoPE; k and v into the cache
+    // q, k, v = proj(input_layernorm(x)), with RoPE; k and v into the cache
     if (fuse && gemm_->uses_gemv(h, w.wqkv, T, C)) {
-      cuda::gemv_qkv_rope(h, w.wqkv, qkv, rope, st.pos, st.tok_seq, kv, T, NH, C, stream_, opts_.fused_gemv_groups);
+      cuda::gemv_qkv_rope(input_of(w.attn_norm), w.wqkv, qkv, rope, st.pos, st.tok_seq, kv, T, NH, C, stream_,
+                          opts_.fused_gemv_groups);
     } else {
+      materialize(w.attn_norm);
       gemm_->linear(h, w.wqkv, qkv, false, T, qkv_width, C, stream_);
       cuda::rope_and_store_kv(qkv, rope, st.pos, st.tok_seq, kv, T, NH, stream_);
     }
+    pending_norm = false;
     const bool last = l + 1 == cfg_.num_layers;
     if (last && st.R == 0) return;   // the keys and values are in; the rest would only feed logits
     if (st.decode) {
@@ -490,18 +519,21 @@ void CudaBackend::enqueue_model(const Step& st) {
     } else {
       cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
     }
-    // x = x + o_proj(attn); h = post_attention_layernorm(x)
+    // x = x + o_proj(attn); post_attention_layernorm(x)
     project_add_norm(attn, w.wo, NH * HD, w.ffn_norm);
-    // act = silu(gate) * up, [gate; up] = proj(h)
+    // act = silu(gate) * up, [gate; up] = proj(post_attention_layernorm(x))
     if (fuse && gemm_->uses_gemv(h, w.w_gate_up, T, C)) {
-      cuda::gemv_gate_up_silu(h, w.w_gate_up, act, T, FF, C, stream_, opts_.fused_gemv_groups);
+      cuda::gemv_gate_up_silu(input_of(w.ffn_norm), w.w_gate_up, act, T, FF, C, stream_, opts_.fused_gemv_groups);
     } else {
+      materialize(w.ffn_norm);
       gemm_->linear(h, w.w_gate_up, gate_up, false, T, 2 * FF, C, stream_);
       cuda::silu_mul(gate_up, act, T, FF, stream_);
     }
-    // x = x + down_proj(act); h = the next layer's input_layernorm(x), or model.norm(x)
+    pending_norm = false;
+    // x = x + down_proj(act); the next layer's input_layernorm(x), or model.norm(x)
     project_add_norm(act, w.w_down, FF, last ? weights_->final_norm : weights_->layers[size_t(l) + 1].attn_norm);
   }
+  materialize(weights_->final_norm);
   cuda::gather_rows(h, st.rows, buf_->hsel.as<cuda::bf16>(), st.R, C, stream_);
   gemm_->linear(buf_->hsel.as<cuda::bf16>(), weights_->lm_head, buf_->logits.get(), true, st.R,
                 cfg_.vocab_size, C, stream_);                                 // lm_head, fp32

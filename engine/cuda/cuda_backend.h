@@ -40,6 +40,7 @@ struct CudaBackendOptions {
   bool cuda_graphs = true;         // replay decode steps from CUDA graphs
   bool small_batch_gemv = true;    // projections of <= kGemvMaxRows rows through gemv.h, not cuBLASLt
   bool fused_epilogues = true;     // with gemv: RoPE + KV store and SwiGLU in the projections' epilogues
+  bool fused_norms = true;         // with gemv: residual add in o_proj / down_proj, RMSNorm in the next gemv's input
   int gemv_features_per_block = 4; // bf16 projections through gemv: 1, 2 or 4 outputs a block (gemv.h)
   int fused_gemv_groups = 1;       // RoPE pairs / SwiGLU features a fused gemv block computes: 1 or 2
 };
@@ -85,6 +86,7 @@ class CudaBackend final : public Backend {
   void set_fused_epilogues(bool on);
   void set_gemv_features_per_block(int n);
   void set_fused_gemv_groups(int n);
+  void set_fused_norms(bool on);
 
   std::string device_name() const { return device_name_; }
   size_t weight_bytes() const;
