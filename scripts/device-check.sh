@@ -5,6 +5,9 @@
 #   scripts/device-check.sh run       there, from the repo root: build checks, the GPU tests, and
 #                                     `yardstick bench --synthetic 7b --compare-hf`; logs under $OUT,
 #                                     a short table at the end
+#   scripts/device-check.sh gsm8k     there: `yardstick run --backend cuda` on GSM8K (first
+#                                     ${GSM8K_LIMIT:-256} problems, 8-shot) with a synthetic 7B
+#                                     written by `yardstick synth-model`; timings and the report
 #   scripts/device-check.sh profile   there: per-kernel times of a short 7B bench under Nsight
 #                                     Compute ($OUT/ncu.csv, a summary by kernel and grid), and two
 #                                     plain batch-1 decode runs for the run-to-run spread
@@ -19,6 +22,11 @@ prepare() {
   rm -rf .carry/bin && mkdir -p .carry/bin
   cp "$build"/yardstick "$build"/cuda_kernels_test "$build"/cuda_backend_test "$build"/scheduler_cuda_test .carry/bin/
   strip .carry/bin/*
+  # What the GSM8K run needs from ../shared (which does not travel): the data and the tokenizer.
+  rm -rf .carry/datasets .carry/tokenizer && mkdir -p .carry/datasets .carry/tokenizer
+  cp -r ../shared/datasets/gsm8k .carry/datasets/
+  cp ../shared/reference/tokenizer/tokenizer.json ../shared/reference/tokenizer/deepseek-llm-7b-base.tokenizer_config.json \
+    .carry/tokenizer/
   du -sh .carry
 }
 
@@ -52,10 +60,32 @@ run() {
   timeout "${BENCH_TIMEOUT:-330}" .carry/bin/yardstick bench --synthetic 7b --compare-hf --hf-script bench/hf_compare.py \
     --json "$out/bench.json" >"$out/bench.md" 2>"$out/bench.err"; local r=$?
   tail -8 "$out/bench.err"
+  echo "== bench at GSM8K-like context (1024-token prompts)"
+  timeout 240 .carry/bin/yardstick bench --synthetic 7b --prompt-len 1024 --decode-steps 32 --batches 1,32,128 \
+    --prefill-seqs 4 --prefill-len 1024 --json "$out/bench_long.json" >"$out/bench_long.md" 2>/dev/null; local l=$?
   echo "== summary"
   echo "machine code: ${arch:-none} | kernels test: exit $k | backend test: exit $b | scheduler test: exit $s | bench: exit $r"
   grep -E '^\[ metrics \]' "$out/backend.log"
   cat "$out/bench.md"
+  echo "long-context bench: exit $l"
+  grep -E '^\|' "$out/bench_long.md"
+}
+
+gsm8k() {
+  local out=${OUT:-/tmp/device-check}
+  mkdir -p "$out"
+  setup_env
+  local model=/tmp/synth-7b
+  echo "== synth-model 7b"
+  /usr/bin/time -f "synth-model: %e s wall" .carry/bin/yardstick synth-model --out "$model" --preset 7b --dtype bf16 \
+    --tokenizer .carry/tokenizer/tokenizer.json 2>&1 | tail -2
+  echo "== yardstick run --backend cuda, gsm8k --limit ${GSM8K_LIMIT:-256}"
+  /usr/bin/time -f "run: %e s wall" .carry/bin/yardstick run --model "$model" --tasks gsm8k --limit "${GSM8K_LIMIT:-256}" \
+    --backend cuda --max-batch "${GSM8K_BATCH:-128}" --db "$out/gsm8k.db" --data-dir .carry/datasets \
+    >"$out/gsm8k.md" 2>"$out/gsm8k.err"
+  echo "run exit $?"
+  grep -vE '\r' "$out/gsm8k.err" | tail -12
+  cat "$out/gsm8k.md"
 }
 
 profile() {
@@ -78,6 +108,7 @@ profile() {
 case "${1:-}" in
   prepare) prepare ;;
   run) run ;;
+  gsm8k) gsm8k ;;
   profile) profile ;;
-  *) echo "usage: $0 prepare|run|profile" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare|run|gsm8k|profile" >&2; exit 2 ;;
 esac
