@@ -17,12 +17,14 @@ void pick_tokens_on_host(std::span<const float> logits, int vocab, std::span<con
   for (size_t r = 0; r < picks.size(); ++r) {
     const std::span<const float> row = logits.subspan(r * size_t(vocab), size_t(vocab));
     const TokenPick& p = picks[r];
-    const double lse = logsumexp(row);
     PickedToken& o = out[r];
     o.argmax = argmax(row);
     o.token = sample_token(row, p.sampling, p.stream, p.step);
-    o.token_logprob = float(double(row[size_t(o.token)]) - lse);
-    o.target_logprob = p.target >= 0 && p.target < vocab ? float(double(row[size_t(p.target)]) - lse) : 0.f;
+    const bool has_target = p.target >= 0 && p.target < vocab;
+    // A vocabulary of exp() per row: generation, which needs neither log-prob, skips it.
+    const double lse = has_target || p.want_token_logprob ? logsumexp(row) : 0.0;
+    o.token_logprob = has_target || p.want_token_logprob ? float(double(row[size_t(o.token)]) - lse) : 0.f;
+    o.target_logprob = has_target ? float(double(row[size_t(p.target)]) - lse) : 0.f;
   }
 }
 

@@ -17,12 +17,15 @@ struct TokenPick {
   uint64_t stream = 0;       // the sample's random stream: request seed + sample index
   uint64_t step = 0;         // index of the token being generated (sample_token's `step`)
   int32_t target = -1;       // >= 0: also report this token's log-prob (loglikelihood scoring)
+  bool want_token_logprob = false;   // also report the chosen token's log-prob
 };
 
 struct PickedToken {
   int32_t token = 0;            // sample_token(row, sampling, stream, step)
   int32_t argmax = 0;           // the lowest id among the largest logits
-  float token_logprob = 0.f;    // log_softmax(row)[token]
+  // log_softmax(row)[token], when asked for or when there is a target (the host reduction
+  // skips the log-sum-exp otherwise and leaves 0; a GPU backend may report it anyway).
+  float token_logprob = 0.f;
   float target_logprob = 0.f;   // log_softmax(row)[target]; 0 when there is no target
 };
 

@@ -89,6 +89,7 @@ void register_run(CLI::App& app) {
       if (r.generated_tokens > 0 && r.generate_seconds > 0)
         fmt::print(", {} tokens in {:.1f} s ({:.1f} tok/s)", r.generated_tokens, r.generate_seconds,
                    static_cast<double>(r.generated_tokens) / r.generate_seconds);
+      if (r.engine_steps > 0) fmt::print(", {} engine steps, {} KV preemptions", r.engine_steps, r.preemptions);
       fmt::print("\n");
     }
     for (const auto& m : r.metrics)

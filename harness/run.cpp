@@ -276,8 +276,9 @@ void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, cons
   }
 }
 
-void generate_with_engine(const ModelInfo& model, const RunOptions& options,
-                          const std::vector<PendingSample>& pending, Writer& writer) {
+// Returns the engine's counters (forward steps, KV preemptions) for the run's summary.
+EngineStats generate_with_engine(const ModelInfo& model, const RunOptions& options,
+                                 const std::vector<PendingSample>& pending, Writer& writer) {
   LoadedModel lm = open_model(model.dir, ModelOptions{options.backend, options.threads, options.max_batch});
   if (!lm.tokenizer)
     throw ModelFileError(fmt::format("{}: no tokenizer.json; yardstick run builds text prompts and needs one",
@@ -337,6 +338,7 @@ void generate_with_engine(const ModelInfo& model, const RunOptions& options,
     });
     if (writer.failure) std::rethrow_exception(writer.failure);
   }
+  return lm.engine->stats();
 }
 
 }  // namespace
@@ -540,7 +542,9 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     } else if (model.gold) {
       answer_with_reference(pending, writer);
     } else {
-      generate_with_engine(model, options, pending, writer);
+      const EngineStats stats = generate_with_engine(model, options, pending, writer);
+      out.engine_steps = stats.steps;
+      out.preemptions = stats.preemptions;
     }
     writer.finish();
     if (writer.failure) std::rethrow_exception(writer.failure);

@@ -36,6 +36,12 @@ TEST(TokenPick, HostReductionMatchesTheSamplerRowByRow) {
   EXPECT_EQ(out[1].argmax, 2);
   EXPECT_EQ(out[1].token, sample_token(row1, picks[1].sampling, 7, 3));
   EXPECT_EQ(out[1].target_logprob, 0.f);   // no target
+  EXPECT_EQ(out[1].token_logprob, 0.f);    // ... and not asked for: no log-sum-exp
+
+  picks[1].want_token_logprob = true;
+  pick_tokens_on_host(logits, 4, picks, out);
+  EXPECT_NEAR(out[1].token_logprob, double(row1[size_t(out[1].token)]) - logsumexp(row1), 1e-6);
+  EXPECT_EQ(out[1].target_logprob, 0.f);
 }
 
 TEST(TokenPick, RefusesPicksThatDoNotMatchTheRows) {
