@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 #include <tuple>
+#include <utility>
 
 #include "engine/cuda/attention.h"
 #include "engine/cuda/convert.h"
@@ -252,9 +254,18 @@ TEST_F(CudaKernels, RopeRotatesQueriesAndKeysAndStoresKeysAndValuesInTheirBlocks
 
 // ---------------------------------------------------------------- attention
 
+// How a decode check cuts keys across blocks (cuda::DecodeSplit without its scratch).
+struct SplitCase {
+  int splits = 1;
+  int min_keys = cuda::DecodeSplit{}.min_keys;
+};
+
 // Fills the cache of every sequence, runs attention (decode when every q_len is 1, else
-// prefill) and compares against softmax(q k^T / sqrt(HD)) v in fp64.
-void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode) {
+// prefill) and compares against softmax(q k^T / sqrt(HD)) v in fp64. Decode runs once per split
+// case, each twice on the same inputs: the two outputs must be bitwise equal, and the merge
+// tickets back at zero after each launch.
+void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode,
+                     const std::vector<SplitCase>& split_cases = {SplitCase{}}) {
   const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
   const Bf16Vector k = random_bf16(cache_elems, rng), v = random_bf16(cache_elems, rng);
   const Bf16Vector qkv = random_bf16(size_t(pb.T) * pb.qkv_width(), rng);
@@ -273,14 +284,34 @@ void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode) {
   cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, pb.NKV, pb.HD};
   cuda::BatchView batch{d_q_start.as<int32_t>(), d_q_len.as<int32_t>(), d_kv_len.as<int32_t>(), int(pb.prior.size())};
   const cuda::AttentionShape shape{pb.NH, float(1.0 / std::sqrt(double(pb.HD)))};
+  // The outputs of each run: prefill once, decode twice per split case.
+  std::vector<std::pair<std::string, std::vector<uint16_t>>> runs;
+  auto poison_out = [&] {
+    ASSERT_EQ(cudaMemset(d_out.get(), 0xFF, out_elems * 2), cudaSuccess);
+  };
   if (decode) {
-    cuda::attention_decode(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, nullptr);
+    for (const SplitCase& c : split_cases) {
+      const std::string name = "decode, " + std::to_string(c.splits) + " splits of >= " + std::to_string(c.min_keys) +
+                               " keys";
+      const int slots = pb.NH * int(pb.prior.size()) * c.splits;
+      DeviceBuffer d_partials = to_device(std::vector<float>(size_t(slots) * (pb.HD + 2), NAN));
+      DeviceBuffer d_tickets = to_device(std::vector<int32_t>(size_t(slots), 0));
+      const cuda::DecodeSplit split{c.splits, c.min_keys, d_partials.as<float>(), d_tickets.as<int32_t>(), slots};
+      for (int rep = 0; rep < 2; ++rep) {
+        poison_out();
+        cuda::attention_decode(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, split, nullptr);
+        runs.emplace_back(name, to_host<uint16_t>(d_out, out_elems));
+        const auto tickets = to_host<int32_t>(d_tickets, size_t(slots));
+        ASSERT_TRUE(std::all_of(tickets.begin(), tickets.end(), [](int32_t t) { return t == 0; }))
+            << name << ": a merge left its ticket counter set";
+      }
+      EXPECT_EQ(runs[runs.size() - 2].second, runs.back().second) << name << ": the same inputs twice differ";
+    }
   } else {
     cuda::attention_prefill(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, d_tile_seq.as<int32_t>(),
                             d_tile_q0.as<int32_t>(), int(tile_seq.size()), nullptr);
+    runs.emplace_back("prefill", to_host<uint16_t>(d_out, out_elems));
   }
-  const auto out = bf16_values(to_host<uint16_t>(d_out, out_elems));
-  ASSERT_TRUE(all_finite(out)) << "an output element was not written";
 
   std::vector<double> ref(out_elems);
   const int group = pb.NH / pb.NKV;
@@ -308,10 +339,15 @@ void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode) {
       }
     }
   }
-  EXPECT_LT(relative_error(out, ref), 5e-3);
-  double worst = 0;
-  for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
-  EXPECT_LT(worst, 1e-2);
+  for (const auto& [name, bits] : runs) {
+    SCOPED_TRACE(name);
+    const auto out = bf16_values(bits);
+    ASSERT_TRUE(all_finite(out)) << "an output element was not written";
+    EXPECT_LT(relative_error(out, ref), 5e-3);
+    double worst = 0;
+    for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
+    EXPECT_LT(worst, 1e-2);
+  }
 }
 
 TEST_F(CudaKernels, PrefillAttentionMhaAcrossTilesAndBlocks) {
@@ -335,20 +371,40 @@ TEST_F(CudaKernels, PrefillAttentionSmallHeads) {
   check_attention(tiny, rng_, false);
 }
 
+// Unsplit; 8 splits of at least 128 keys (the backend's choice for 2 sequences of 32 heads on
+// 132 SMs); and 5 of at least one tile: sequences of different lengths use different numbers of
+// their blocks (only the first, some, all; the last one partly full).
+const std::vector<SplitCase> kDecodeSplits = {{1, 128}, {8, 128}, {5, 32}};
+
 TEST_F(CudaKernels, DecodeAttentionMhaLongAndShortContexts) {
   SCOPED_TRACE(trace());
   PagedBatch pb(4, 4, 128, {0, 15, 16, 300, 1000}, {1, 1, 1, 1, 1}, rng_);
-  check_attention(pb, rng_, true);
+  check_attention(pb, rng_, true, kDecodeSplits);
 }
 
 TEST_F(CudaKernels, DecodeAttentionGqaAndSmallHeads) {
   SCOPED_TRACE(trace());
   PagedBatch gqa(8, 1, 64, {100, 7}, {1, 1}, rng_);
-  check_attention(gqa, rng_, true);
+  check_attention(gqa, rng_, true, kDecodeSplits);
   PagedBatch small(4, 2, 16, {40, 0, 77}, {1, 1, 1}, rng_);
-  check_attention(small, rng_, true);
+  check_attention(small, rng_, true, kDecodeSplits);
   PagedBatch tiny(8, 1, 8, {20, 3}, {1, 1}, rng_);   // the GQA fixture's heads
-  check_attention(tiny, rng_, true);
+  check_attention(tiny, rng_, true, kDecodeSplits);
+}
+
+// Batch 1 at long contexts, where the backend splits: its choice for 32 heads on 132 SMs (8),
+// the most splits allowed, and splits of a single tile (many blocks of few keys each).
+TEST_F(CudaKernels, DecodeAttentionSplitAtLongContexts) {
+  SCOPED_TRACE(trace());
+  EXPECT_EQ(cuda::attention_decode_splits(32, 1, 132), 8);
+  EXPECT_EQ(cuda::attention_decode_splits(32, 8, 132), 1);
+  const std::vector<SplitCase> cases = {{1, 128}, {8, 128}, {cuda::kMaxDecodeSplits, 128}, {16, 32}};
+  PagedBatch mha(4, 4, 128, {1500}, {1}, rng_);
+  check_attention(mha, rng_, true, cases);
+  PagedBatch gqa(8, 2, 128, {1100, 2047}, {1, 1}, rng_);
+  check_attention(gqa, rng_, true, cases);
+  PagedBatch small(4, 1, 16, {1234}, {1}, rng_);
+  check_attention(small, rng_, true, cases);
 }
 
 // ---------------------------------------------------------------- GEMM

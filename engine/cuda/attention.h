@@ -34,8 +34,31 @@ void attention_prefill(const bf16* qkv,          // [T, (NH + 2 NKV) HD], q head
                        const int32_t* tile_q0,   // [num_tiles] first new-token index of the tile
                        int num_tiles, cudaStream_t stream);
 
+// How attention_decode cuts each sequence's keys across blocks. A step of few sequences gives
+// one block per (query head, sequence) too few blocks to fill the GPU, so each pair gets
+// `splits` blocks, each computing a partial softmax over a contiguous range of keys; the last
+// block of the pair to finish merges the partials in split order (bitwise the same every run).
+// The grid depends only on the batch size (decode graphs are captured per batch size): a
+// sequence uses only as many of its blocks as give each at least `min_keys` keys, so short
+// contexts take the one-block path, and the blocks it does not use return at once.
+struct DecodeSplit {
+  int splits = 1;                 // blocks per (query head, sequence); 1: no scratch is touched
+  int min_keys = 128;             // keys a used split takes at least (rounded up to 32)
+  float* partials = nullptr;      // [capacity, HD + 2]: each split's (max, sum, unnormalised output)
+  int32_t* tickets = nullptr;     // [capacity] zero before the first launch; every merge re-zeroes its own
+  int capacity = 0;               // num_heads * num_seqs * splits may not exceed this
+};
+
+// Splits per (query head, sequence) that bring a decode step of num_seqs sequences to about two
+// blocks per SM (1 when one block per pair already reaches one per SM), at most kMaxDecodeSplits.
+inline constexpr int kMaxDecodeSplits = 16;
+int attention_decode_splits(int num_heads, int num_seqs, int sm_count);
+// DecodeSplit::capacity that any attention_decode_splits() choice fits in.
+inline int attention_decode_capacity(int sm_count) { return 2 * sm_count; }
+
 // The same for steps where every sequence brings exactly one new token (q_len[b] == 1).
 void attention_decode(const bf16* qkv, bf16* out, const AttentionShape& shape,
-                      const KvLayerView& kv, const BatchView& batch, cudaStream_t stream);
+                      const KvLayerView& kv, const BatchView& batch, const DecodeSplit& split,
+                      cudaStream_t stream);
 
 }  // namespace yardstick::cuda

@@ -1,8 +1,11 @@
 // Attention for decode steps: one new token per sequence, so each block is one (query head,
-// sequence) pair and its warps split the sequence's keys; the partial softmaxes are merged at
-// the end. Memory-bound: every key and value of the sequence is read once.
+// sequence) pair, or one contiguous range of its keys when the step has too few pairs to fill
+// the GPU (attention.h, DecodeSplit). A block's warps split its keys and merge their partial
+// softmaxes at the end; split blocks then merge across blocks. Memory-bound: every key and value
+// of the sequence is read once.
 #include "engine/cuda/attention.h"
 
+#include <algorithm>
 #include <string>
 
 #include "engine/cuda/attention_common.cuh"
@@ -16,20 +19,22 @@ namespace yardstick::cuda {
 namespace {
 
 constexpr int kWarps = 8;
+constexpr int kTile = 32;   // keys a warp scores at once: one per lane
 
 }  // namespace
 
 // ---------------------------------------------------------------- kernels
 
-// Block (h, b). Warp w takes key tiles w, w + kWarps, ... of 32 keys: lane j scores key j (its
-// whole row, 16 bytes at a time), then every lane accumulates its own output dims over the tile.
-// At decode sizes the kernel is a chain of dependent memory round trips, so it is written to
-// have few: a tile costs one for its block ids, one for the keys, and two for the values (16
-// rows in flight per lane), whatever the block size.
+// Block (h, b, z): split z of (query head h, sequence b). Warp w takes key tiles w, w + kWarps,
+// ... of 32 keys of the split's range: lane j scores key j (its whole row, 16 bytes at a time),
+// then every lane accumulates its own output dims over the tile. At decode sizes the kernel is a
+// chain of dependent memory round trips, so it is written to have few: a tile costs one for its
+// block ids, one for the keys, and two for the values (16 rows in flight per lane), whatever the
+// block size.
 template <int HD>
 __global__ void __launch_bounds__(kWarps * 32)
     attention_decode_kernel(const bf16* __restrict__ qkv, bf16* __restrict__ out,
-                            AttentionShape shape, KvLayerView kv, BatchView batch) {
+                            AttentionShape shape, KvLayerView kv, BatchView batch, DecodeSplit split) {
   pdl_launch_dependents();
   pdl_wait();   // everything below reads what earlier kernels wrote
   constexpr int kDpl = kDimsPerLane<HD>;
@@ -37,11 +42,24 @@ __global__ void __launch_bounds__(kWarps * 32)
   __shared__ __align__(16) float q_s[HD];
   __shared__ float m_s[kWarps], l_s[kWarps];
   __shared__ float acc_s[kWarps][HD];
+  __shared__ bool merger_s;
 
-  const int h = blockIdx.x, b = blockIdx.y;
+  const int h = blockIdx.x, b = blockIdx.y, z = blockIdx.z;
   const int NH = shape.num_heads, NKV = kv.num_kv_heads, BS = kv.block_size;
-  const int kvh = h / (NH / NKV);
   const int kv_len = batch.kv_len[b], row = batch.q_start[b];
+
+  // This sequence's splits, from its length alone (the grid is the same at every length): as
+  // many as give each at least min_keys, then tiles shared evenly, then the splits that got any.
+  const int tiles = (kv_len + kTile - 1) / kTile;
+  const int min_tiles = max(1, (split.min_keys + kTile - 1) / kTile);
+  const int want = max(1, min(int(gridDim.z), tiles / min_tiles));
+  const int tiles_per_split = (tiles + want - 1) / want;
+  const int used = (tiles + tiles_per_split - 1) / tiles_per_split;
+  if (z >= used) return;
+  const int key_begin = z * tiles_per_split * kTile;
+  const int key_end = min(kv_len, key_begin + tiles_per_split * kTile);
+
+  const int kvh = h / (NH / NKV);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const size_t qkv_stride = size_t(NH + 2 * NKV) * HD;
   const int32_t* table = kv.block_tables + size_t(b) * kv.max_blocks;
@@ -49,7 +67,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int d = threadIdx.x; d < HD; d += blockDim.x)
     q_s[d] = __bfloat162float(qkv[size_t(row) * qkv_stride + size_t(h) * HD + d]) * shape.scale * kLog2e;
   // Past the end a lane stands on the last key (a valid address) and weighs it 0.
-  int key = min(warp * 32 + lane, kv_len - 1);
+  int key = min(key_begin + warp * kTile + lane, key_end - 1);
   int block = table[key / BS];   // issued before the barrier: overlaps the q load
   __syncthreads();
 
@@ -57,8 +75,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
   for (int i = 0; i < kDpl; ++i) acc[i] = 0.f;
 
-  for (int kt0 = warp * 32; kt0 < kv_len; kt0 += kWarps * 32) {
-    const bool valid = kt0 + lane < kv_len;
+  for (int kt0 = key_begin + warp * kTile; kt0 < key_end; kt0 += kWarps * kTile) {
+    const bool valid = kt0 + lane < key_end;
     const size_t head_base = (size_t(block) * NKV + kvh) * BS;   // row of (block, kv head, slot 0)
     const bf16* krow = kv.k + (head_base + size_t(key % BS)) * HD;
     uint4 kraw[HD / 8];
@@ -84,14 +102,14 @@ __global__ void __launch_bounds__(kWarps * 32)
     for (int i = 0; i < kDpl; ++i) acc[i] *= alpha;
 
     // Every lane needs the value rows of all 32 keys: their block ids travel by shuffle.
-    const int tile_keys = min(32, kv_len - kt0);
+    const int tile_keys = min(kTile, key_end - kt0);
 #pragma unroll
-    for (int j0 = 0; j0 < 32; j0 += kBatch) {
+    for (int j0 = 0; j0 < kTile; j0 += kBatch) {
       if (j0 >= tile_keys) break;
       float vf[kBatch][kDpl] = {};
 #pragma unroll
       for (int j = 0; j < kBatch; ++j) {
-        const int jkey = min(kt0 + j0 + j, kv_len - 1);
+        const int jkey = min(kt0 + j0 + j, key_end - 1);
         const int jblock = __shfl_sync(0xffffffffu, block, j0 + j);
         if (lane_owns_dims<HD>(lane)) {
           const bf16* vrow = kv.v + ((size_t(jblock) * NKV + kvh) * BS + size_t(jkey % BS)) * HD;
@@ -106,8 +124,8 @@ __global__ void __launch_bounds__(kWarps * 32)
       }
     }
     // The next tile's block id.
-    if (kt0 + kWarps * 32 < kv_len) {
-      key = min(kt0 + kWarps * 32 + lane, kv_len - 1);
+    if (kt0 + kWarps * kTile < key_end) {
+      key = min(kt0 + kWarps * kTile + lane, key_end - 1);
       block = table[key / BS];
     }
   }
@@ -121,35 +139,86 @@ __global__ void __launch_bounds__(kWarps * 32)
     for (int i = 0; i < kDpl; ++i) acc_s[warp][lane * kDpl + i] = acc[i];
   }
   __syncthreads();
-  for (int d = threadIdx.x; d < HD; d += blockDim.x) {
-    float M = -INFINITY;
+  // The block's softmax over its keys: max M, sum L, unnormalised output o (thread d owns dim d).
+  float M = -INFINITY;
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, m_s[w]);
-    float L = 0.f, o = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      if (m_s[w] == -INFINITY) continue;   // this warp had no keys
-      const float f = exp2f(m_s[w] - M);
-      L += l_s[w] * f;
-      o += acc_s[w][d] * f;
-    }
-    out[size_t(row) * NH * HD + size_t(h) * HD + d] = __float2bfloat16(o / L);
+  for (int w = 0; w < kWarps; ++w) M = fmaxf(M, m_s[w]);   // finite: warp 0 had keys
+  float L = 0.f, o = 0.f;
+  const int d = threadIdx.x;   // HD <= blockDim.x
+  for (int w = 0; w < kWarps; ++w) {
+    if (m_s[w] == -INFINITY) continue;   // this warp had no keys
+    const float f = exp2f(m_s[w] - M);
+    L += l_s[w] * f;
+    if (d < HD) o += acc_s[w][d] * f;
   }
+  bf16* out_row = out + size_t(row) * NH * HD + size_t(h) * HD;
+  if (used == 1) {
+    if (d < HD) out_row[d] = __float2bfloat16(o / L);
+    return;
+  }
+
+  // Split: publish (M, L, o), and let the pair's last block to arrive merge all of them.
+  const size_t pair = size_t(b) * NH + h;
+  float* mine = split.partials + (pair * gridDim.z + z) * (HD + 2);
+  if (d < HD) mine[2 + d] = o;
+  if (d == 0) {
+    mine[0] = M;
+    mine[1] = L;
+  }
+  __threadfence();   // the partials reach L2 before the ticket says they are there
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    merger_s = atomicAdd(&split.tickets[pair], 1) == used - 1;
+    if (merger_s) split.tickets[pair] = 0;   // ready for the next launch; no block of this one reads it again
+  }
+  __syncthreads();
+  if (!merger_s) return;
+  __threadfence();
+  // In split order, whichever block merges: the same sums every run. __ldcg reads L2, where the
+  // other blocks' partials are (this SM's L1 may hold none of them, but never trust it).
+  const float* parts = split.partials + pair * gridDim.z * (HD + 2);
+  float Mt = -INFINITY;
+  for (int s = 0; s < used; ++s) Mt = fmaxf(Mt, __ldcg(parts + size_t(s) * (HD + 2)));
+  float Lt = 0.f, ot = 0.f;
+  for (int s = 0; s < used; ++s) {
+    const float* p = parts + size_t(s) * (HD + 2);
+    const float f = exp2f(__ldcg(p) - Mt);   // every used split had keys: its max is finite
+    Lt += __ldcg(p + 1) * f;
+    if (d < HD) ot += __ldcg(p + 2 + d) * f;
+  }
+  if (d < HD) out_row[d] = __float2bfloat16(ot / Lt);
 }
 
 // ---------------------------------------------------------------- launchers
 
+int attention_decode_splits(int num_heads, int num_seqs, int sm_count) {
+  const int pairs = num_heads * num_seqs;
+  if (pairs <= 0 || pairs >= sm_count) return 1;
+  return std::clamp(attention_decode_capacity(sm_count) / pairs, 1, kMaxDecodeSplits);
+}
+
 void attention_decode(const bf16* qkv, bf16* out, const AttentionShape& shape,
-                      const KvLayerView& kv, const BatchView& batch, cudaStream_t stream) {
+                      const KvLayerView& kv, const BatchView& batch, const DecodeSplit& split,
+                      cudaStream_t stream) {
   if (batch.num_seqs == 0) return;
-  const dim3 grid(unsigned(shape.num_heads), unsigned(batch.num_seqs));
+  if (split.splits < 1 || split.splits > kMaxDecodeSplits) {
+    throw Error("attention_decode: " + std::to_string(split.splits) + " splits per head (1 to " +
+                std::to_string(kMaxDecodeSplits) + ")");
+  }
+  const int64_t slots = int64_t(shape.num_heads) * batch.num_seqs * split.splits;
+  if (split.splits > 1 && (!split.partials || !split.tickets || slots > split.capacity)) {
+    throw Error("attention_decode: " + std::to_string(shape.num_heads) + " heads x " + std::to_string(batch.num_seqs) +
+                " sequences x " + std::to_string(split.splits) + " splits need " + std::to_string(slots) +
+                " scratch slots, have " + std::to_string(split.capacity));
+  }
+  const dim3 grid(unsigned(shape.num_heads), unsigned(batch.num_seqs), unsigned(split.splits));
   const int threads = kWarps * 32;
   switch (kv.head_dim) {
-    case 8: launch(attention_decode_kernel<8>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
-    case 16: launch(attention_decode_kernel<16>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
-    case 32: launch(attention_decode_kernel<32>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
-    case 64: launch(attention_decode_kernel<64>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
-    case 128: launch(attention_decode_kernel<128>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch); break;
+    case 8: launch(attention_decode_kernel<8>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
+    case 16: launch(attention_decode_kernel<16>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
+    case 32: launch(attention_decode_kernel<32>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
+    case 64: launch(attention_decode_kernel<64>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
+    case 128: launch(attention_decode_kernel<128>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
     default: throw Error("attention_decode: head_dim " + std::to_string(kv.head_dim) + " is not compiled in");
   }
 }

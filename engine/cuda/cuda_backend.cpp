@@ -40,18 +40,25 @@ class StepBuffers {
   // q_len, kv_len, prefill tiles (sequence, first query), block tables.
   static size_t meta_ints(const Capacity& c) { return 3 * c.S + c.R + 3 * c.B + 2 * c.tiles + c.B * c.max_blocks; }
 
-  static size_t bytes_needed(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len) {
+  // attention_decode's split partials and tickets.
+  static size_t split_bytes(const ModelConfig& cfg, int sm_count) {
+    return size_t(attention_decode_capacity(sm_count)) * (size_t(cfg.head_dim) + 2 + 1) * 4;
+  }
+
+  static size_t bytes_needed(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len,
+                             int sm_count) {
     const Capacity c = capacity(o, max_blocks);
     const size_t C = size_t(cfg.hidden_size), HD = size_t(cfg.head_dim);
     const size_t qkv = size_t(cfg.num_heads + 2 * cfg.num_kv_heads) * HD;
     const size_t FF = size_t(cfg.intermediate_size), V = size_t(cfg.vocab_size);
     return c.S * C * 4 + c.S * C * 2 * 2 + c.S * qkv * 2 + c.S * size_t(cfg.num_heads) * HD * 2 +
            c.S * 3 * FF * 2 + c.R * C * 2 + c.R * V * 4 + size_t(max_len) * HD * 4 +
-           meta_ints(c) * 4 + c.R * (sizeof(PickRequest) + sizeof(PickResult)) + size_t(kGemvMaxRows) * C * 4;
+           meta_ints(c) * 4 + c.R * (sizeof(PickRequest) + sizeof(PickResult)) + size_t(kGemvMaxRows) * C * 4 +
+           split_bytes(cfg, sm_count);
   }
 
-  StepBuffers(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len)
-      : cap(capacity(o, max_blocks)) {
+  StepBuffers(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len, int sm_count)
+      : cap(capacity(o, max_blocks)), sm_count(sm_count) {
     const size_t C = size_t(cfg.hidden_size), HD = size_t(cfg.head_dim);
     const size_t qkv_width = size_t(cfg.num_heads + 2 * cfg.num_kv_heads) * HD;
     const size_t FF = size_t(cfg.intermediate_size), V = size_t(cfg.vocab_size);
@@ -74,6 +81,16 @@ class StepBuffers {
     pick_res_host = PinnedBuffer(cap.R * sizeof(PickResult), "sampled tokens");
     pick_res_dev = DeviceBuffer(cap.R * sizeof(PickResult), "sampled tokens");
     partials = DeviceBuffer(size_t(kGemvMaxRows) * C * 4, "sums of squares of the residual stream");
+    const size_t slots = size_t(attention_decode_capacity(sm_count));
+    split_partials = DeviceBuffer(slots * (HD + 2) * 4, "split decode attention partials");
+    split_tickets = DeviceBuffer(slots * 4, "split decode attention tickets");
+    check(cudaMemset(split_tickets.get(), 0, slots * 4), "zeroing the split decode attention tickets");
+  }
+
+  // attention_decode's split for a decode step of num_seqs sequences.
+  DecodeSplit decode_split(int num_heads, int num_seqs) const {
+    return {attention_decode_splits(num_heads, num_seqs, sm_count), DecodeSplit{}.min_keys,
+            split_partials.as<float>(), split_tickets.as<int32_t>(), attention_decode_capacity(sm_count)};
   }
 
   Capacity cap;
@@ -94,6 +111,9 @@ class StepBuffers {
   PinnedBuffer pick_res_host;   // [R] PickResult
   DeviceBuffer pick_res_dev;
   DeviceBuffer partials;   // [kGemvMaxRows, C] f32: gemv_residual_add's sums of squares
+  int sm_count;                  // the device's SMs: how many blocks fill it
+  DeviceBuffer split_partials;   // [attention_decode_capacity, HD + 2] f32 (DecodeSplit)
+  DeviceBuffer split_tickets;    // [attention_decode_capacity] int32, zero between launches
 };
 
 }  // namespace cuda
@@ -152,7 +172,7 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& optio
   check(cudaMemGetInfo(&free_bytes, &total_bytes), "reading free device memory");
   const cuda::KvCacheShape kv_shape{cfg_.num_layers, cfg_.num_kv_heads, cfg_.head_dim, opts_.kv_block_size};
   const size_t w = cuda::DeviceWeights::bytes_needed(cfg_);
-  const size_t act = cuda::StepBuffers::bytes_needed(cfg_, opts_, max_blocks_, max_len_);
+  const size_t act = cuda::StepBuffers::bytes_needed(cfg_, opts_, max_blocks_, max_len_, prop.multiProcessorCount);
   const size_t kv_min = cuda::KvCache::bytes_per_block(kv_shape) * size_t(max_blocks_);
   if (w + act + kv_min + kReserveBytes > free_bytes) {
     throw Error(fmt::format(
@@ -166,7 +186,7 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& optio
   gemm_ = std::make_unique<cuda::Gemm>();
   gemm_->set_small_batch_gemv(opts_.small_batch_gemv);
   gemm_->set_gemv_features_per_block(opts_.gemv_features_per_block);
-  buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_);
+  buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_, prop.multiProcessorCount);
 }
 
 CudaBackend::CudaBackend(const ModelConfig& cfg, const Weights& weights, const CudaBackendOptions& options)
@@ -515,7 +535,7 @@ void CudaBackend::enqueue_model(const Step& st) {
     const bool last = l + 1 == cfg_.num_layers;
     if (last && st.R == 0) return;   // the keys and values are in; the rest would only feed logits
     if (st.decode) {
-      cuda::attention_decode(qkv, attn, shape, kv, st.batch, stream_);
+      cuda::attention_decode(qkv, attn, shape, kv, st.batch, buf_->decode_split(NH, st.B), stream_);
     } else {
       cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
     }
