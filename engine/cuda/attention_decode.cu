@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "engine/cuda/attention_common.cuh"
 #include "engine/cuda/cuda_check.h"
@@ -25,20 +26,61 @@ constexpr int kTile = 32;   // keys a warp scores at once: one per lane
 
 // ---------------------------------------------------------------- kernels
 
+// kDpl bf16 values as they come from memory, converted only once they are needed.
+template <int N>
+using RawBf16 = std::conditional_t<N == 1, uint16_t, std::conditional_t<N == 2, uint32_t, uint2>>;
+
+// Lane's dims of the value rows of keys kt0 + j0 .. kt0 + j0 + kRows - 1 of a warp's tile
+// (rows past key_end stand on the last key: a valid address, weighed 0). `block` is the lane's
+// key's block id: lane j holds that of key kt0 + j.
+template <int HD, int kRows>
+__device__ inline void load_value_rows(const KvLayerView& kv, int block, int j0, int kt0, int key_end, int kvh,
+                                       int lane, RawBf16<kDimsPerLane<HD>>* raw) {
+  constexpr int kDpl = kDimsPerLane<HD>;
+  const int NKV = kv.num_kv_heads, BS = kv.block_size;
+#pragma unroll
+  for (int j = 0; j < kRows; ++j) {
+    const int jkey = min(kt0 + j0 + j, key_end - 1);
+    const int jblock = __shfl_sync(0xffffffffu, block, j0 + j);
+    raw[j] = {};
+    if (lane_owns_dims<HD>(lane)) {
+      const bf16* vrow = kv.v + ((size_t(jblock) * NKV + kvh) * BS + size_t(jkey % BS)) * HD;
+      raw[j] = *reinterpret_cast<const RawBf16<kDpl>*>(vrow + lane * kDpl);
+    }
+  }
+}
+
+// acc += p_j v_j over those rows; p is the lane's key's weight (lane j: key kt0 + j).
+template <int HD, int kRows>
+__device__ inline void accumulate_value_rows(const RawBf16<kDimsPerLane<HD>>* raw, float p, int j0, int lane,
+                                             float* acc) {
+  constexpr int kDpl = kDimsPerLane<HD>;
+#pragma unroll
+  for (int j = 0; j < kRows; ++j) {
+    const float pj = __shfl_sync(0xffffffffu, p, j0 + j);
+    float vf[kDpl];
+    load_bf16<kDpl>(reinterpret_cast<const bf16*>(&raw[j]), vf);
+#pragma unroll
+    for (int i = 0; i < kDpl; ++i) acc[i] += pj * vf[i];
+  }
+}
+
 // Block (h, b, z): split z of (query head h, sequence b). Warp w takes key tiles w, w + kWarps,
 // ... of 32 keys of the split's range: lane j scores key j (its whole row, 16 bytes at a time),
 // then every lane accumulates its own output dims over the tile. At decode sizes the kernel is a
-// chain of dependent memory round trips, so it is written to have few: a tile costs one for its
-// block ids, one for the keys, and two for the values (16 rows in flight per lane), whatever the
-// block size.
+// chain of dependent memory round trips, so it is written to have few: a tile's keys, its first
+// 16 value rows and the next tile's block ids are one round trip, the other 16 value rows a
+// second, whatever the block size. Those loads in flight take registers; the bound of two blocks
+// per SM (<= 128 registers at HD 128) keeps a split grid of ~2 blocks per SM in one wave.
 template <int HD>
-__global__ void __launch_bounds__(kWarps * 32)
+__global__ void __launch_bounds__(kWarps * 32, 2)
     attention_decode_kernel(const bf16* __restrict__ qkv, bf16* __restrict__ out,
                             AttentionShape shape, KvLayerView kv, BatchView batch, DecodeSplit split) {
   pdl_launch_dependents();
   pdl_wait();   // everything below reads what earlier kernels wrote
   constexpr int kDpl = kDimsPerLane<HD>;
   constexpr int kBatch = 16;   // value rows loaded before the first multiply-add
+  static_assert(kTile == 2 * kBatch, "a tile's value rows come in two batches");
   __shared__ __align__(16) float q_s[HD];
   __shared__ float m_s[kWarps], l_s[kWarps];
   __shared__ float acc_s[kWarps][HD];
@@ -77,11 +119,21 @@ __global__ void __launch_bounds__(kWarps * 32)
 
   for (int kt0 = key_begin + warp * kTile; kt0 < key_end; kt0 += kWarps * kTile) {
     const bool valid = kt0 + lane < key_end;
+    const int tile_keys = min(kTile, key_end - kt0);
     const size_t head_base = (size_t(block) * NKV + kvh) * BS;   // row of (block, kv head, slot 0)
     const bf16* krow = kv.k + (head_base + size_t(key % BS)) * HD;
     uint4 kraw[HD / 8];
 #pragma unroll
     for (int i = 0; i < HD / 8; ++i) kraw[i] = reinterpret_cast<const uint4*>(krow)[i];
+    // The first value rows and the next tile's block ids don't depend on the scores: they go
+    // out with the keys, so a tile waits on one round trip, two when it has more than kBatch keys.
+    RawBf16<kDpl> vraw[kBatch];
+    load_value_rows<HD, kBatch>(kv, block, 0, kt0, key_end, kvh, lane, vraw);
+    int next_block = block;
+    if (kt0 + kWarps * kTile < key_end) {
+      key = min(kt0 + kWarps * kTile + lane, key_end - 1);
+      next_block = table[key / BS];
+    }
     float dot = 0.f;
 #pragma unroll
     for (int i = 0; i < HD / 8; ++i) {
@@ -101,33 +153,13 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int i = 0; i < kDpl; ++i) acc[i] *= alpha;
 
-    // Every lane needs the value rows of all 32 keys: their block ids travel by shuffle.
-    const int tile_keys = min(kTile, key_end - kt0);
-#pragma unroll
-    for (int j0 = 0; j0 < kTile; j0 += kBatch) {
-      if (j0 >= tile_keys) break;
-      float vf[kBatch][kDpl] = {};
-#pragma unroll
-      for (int j = 0; j < kBatch; ++j) {
-        const int jkey = min(kt0 + j0 + j, key_end - 1);
-        const int jblock = __shfl_sync(0xffffffffu, block, j0 + j);
-        if (lane_owns_dims<HD>(lane)) {
-          const bf16* vrow = kv.v + ((size_t(jblock) * NKV + kvh) * BS + size_t(jkey % BS)) * HD;
-          load_bf16<kDpl>(vrow + lane * kDpl, vf[j]);
-        }
-      }
-#pragma unroll
-      for (int j = 0; j < kBatch; ++j) {
-        const float pj = __shfl_sync(0xffffffffu, p, j0 + j);
-#pragma unroll
-        for (int i = 0; i < kDpl; ++i) acc[i] += pj * vf[j][i];
-      }
+    // Every lane needs the value rows of all 32 keys (their weights travel by shuffle).
+    accumulate_value_rows<HD, kBatch>(vraw, p, 0, lane, acc);
+    if (tile_keys > kBatch) {
+      load_value_rows<HD, kBatch>(kv, block, kBatch, kt0, key_end, kvh, lane, vraw);
+      accumulate_value_rows<HD, kBatch>(vraw, p, kBatch, lane, acc);
     }
-    // The next tile's block id.
-    if (kt0 + kWarps * kTile < key_end) {
-      key = min(kt0 + kWarps * kTile + lane, key_end - 1);
-      block = table[key / BS];
-    }
+    block = next_block;
   }
 
   if (lane == 0) {
