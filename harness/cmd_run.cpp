@@ -90,6 +90,7 @@ void register_run(CLI::App& app) {
         fmt::print(", {} tokens in {:.1f} s ({:.1f} tok/s)", r.generated_tokens, r.generate_seconds,
                    static_cast<double>(r.generated_tokens) / r.generate_seconds);
       if (r.engine_steps > 0) fmt::print(", {} engine steps, {} KV preemptions", r.engine_steps, r.preemptions);
+      if (r.load_seconds > 0) fmt::print("; model loaded in {:.1f} s", r.load_seconds);
       fmt::print("\n");
     }
     for (const auto& m : r.metrics)

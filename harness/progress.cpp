@@ -41,6 +41,12 @@ Progress::Progress(std::string label, int64_t total, std::FILE* out, bool live)
   snap_.total = total;
 }
 
+void Progress::restart_clock() {
+  std::lock_guard lock(mu_);
+  start_ = last_print_ = Clock::now();
+  snap_.elapsed_s = 0.0;
+}
+
 void Progress::advance(int64_t samples, int64_t generated_tokens) {
   std::lock_guard lock(mu_);
   snap_.done += samples;

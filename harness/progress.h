@@ -29,6 +29,8 @@ class Progress {
   Progress(std::string label, int64_t total, std::FILE* out, bool live);
 
   void advance(int64_t samples, int64_t generated_tokens);
+  // Starts the clock again (after loading a model), so rates and the ETA count the work only.
+  void restart_clock();
   // Writes the final line (always, so a log records the end).
   void finish();
 

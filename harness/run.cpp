@@ -276,10 +276,19 @@ void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, cons
   }
 }
 
-// Returns the engine's counters (forward steps, KV preemptions) for the run's summary.
-EngineStats generate_with_engine(const ModelInfo& model, const RunOptions& options,
-                                 const std::vector<PendingSample>& pending, Writer& writer) {
+// What the run's summary reports of the engine.
+struct EngineRun {
+  EngineStats stats;          // forward steps, KV preemptions
+  double load_seconds = 0.0;  // opening the model: weights read, converted, uploaded
+};
+
+EngineRun generate_with_engine(const ModelInfo& model, const RunOptions& options,
+                               const std::vector<PendingSample>& pending, Writer& writer) {
+  EngineRun result;
+  const auto load_started = Clock::now();
   LoadedModel lm = open_model(model.dir, ModelOptions{options.backend, options.threads, options.max_batch});
+  result.load_seconds = std::chrono::duration<double>(Clock::now() - load_started).count();
+  writer.progress.restart_clock();   // tokens per second and the ETA count generation only
   if (!lm.tokenizer)
     throw ModelFileError(fmt::format("{}: no tokenizer.json; yardstick run builds text prompts and needs one",
                                      model.dir.string()));
@@ -338,7 +347,8 @@ EngineStats generate_with_engine(const ModelInfo& model, const RunOptions& optio
     });
     if (writer.failure) std::rethrow_exception(writer.failure);
   }
-  return lm.engine->stats();
+  result.stats = lm.engine->stats();
+  return result;
 }
 
 }  // namespace
@@ -542,9 +552,10 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     } else if (model.gold) {
       answer_with_reference(pending, writer);
     } else {
-      const EngineStats stats = generate_with_engine(model, options, pending, writer);
-      out.engine_steps = stats.steps;
-      out.preemptions = stats.preemptions;
+      const EngineRun er = generate_with_engine(model, options, pending, writer);
+      out.engine_steps = er.stats.steps;
+      out.preemptions = er.stats.preemptions;
+      out.load_seconds = er.load_seconds;
     }
     writer.finish();
     if (writer.failure) std::rethrow_exception(writer.failure);
@@ -552,7 +563,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     store.set_run_status(run->id, "failed");
     throw;
   }
-  out.generate_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  out.generate_seconds = std::chrono::duration<double>(Clock::now() - started).count() - out.load_seconds;
   if (!pending.empty()) progress.finish();
   out.written = writer.written;
   out.generated_tokens = writer.tokens;

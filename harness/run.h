@@ -53,7 +53,8 @@ struct RunOutcome {
   int64_t already_done = 0;        // found in the database and skipped
   int64_t written = 0;             // generated (or re-graded) now
   int64_t generated_tokens = 0;
-  double generate_seconds = 0.0;   // wall time of the generation phase
+  double load_seconds = 0.0;       // opening the model (0 for --model gold)
+  double generate_seconds = 0.0;   // wall time of the generation phase, loading excluded
   int64_t engine_steps = 0;        // forward calls of the engine (0 for --model gold)
   int64_t preemptions = 0;         // sequences the engine closed to free KV memory and resumed later
   std::vector<MetricRecord> metrics;

@@ -1,8 +1,10 @@
 // Progress lines: what they say, and that a log (not a terminal) gets plain lines that end with
 // the finished state while a terminal gets one line redrawn in place.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -61,6 +63,21 @@ TEST(Progress, TerminalGetsOneLineRedrawnInPlace) {
   std::fclose(f);
   EXPECT_THAT(out, HasSubstr("\rjob 3/3 (100%)"));
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
+}
+
+TEST(Progress, RestartingTheClockLeavesEarlierTimeOut) {
+  // The time spent loading a model before the first sample must not count as generation time.
+  std::FILE* f = std::tmpfile();
+  Progress p("job", 2, f, /*live=*/false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  p.restart_clock();
+  p.advance(2, 10);
+  p.finish();
+  std::string out = contents(f);
+  std::fclose(f);
+  auto last = out.substr(out.rfind('\n', out.size() - 2) + 1);
+  EXPECT_THAT(last, HasSubstr("job 2/2 (100%)"));
+  EXPECT_THAT(last, HasSubstr("| 0s")) << "the 1.2 s before restart_clock() were counted";
 }
 
 }  // namespace
