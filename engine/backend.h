@@ -16,6 +16,15 @@ namespace yardstick {
 
 using SeqId = int32_t;
 
+// Counters of a backend's prefix cache over its lifetime.
+struct PrefixCacheStats {
+  int64_t lookups = 0;          // attach_cached_prefix calls
+  int64_t blocks_reused = 0;    // blocks attached by them
+  int64_t tokens_reused = 0;    // tokens those blocks hold
+  int64_t blocks_cached = 0;    // blocks in the cache now (held by sequences or not)
+  int64_t evictions = 0;        // cached blocks given up to make room
+};
+
 struct ForwardChunk {
   SeqId seq = -1;
   std::span<const int32_t> tokens;   // appended to the sequence's KV state
@@ -64,6 +73,21 @@ class Backend {
   // without a paged cache report one-token blocks and no limit.
   virtual int kv_block_size() const { return 1; }
   virtual int64_t kv_free_blocks() const { return std::numeric_limits<int64_t>::max(); }
+
+  // Prefix caching (optional): the KV state of every full block a sequence computes is kept,
+  // identified by the exact token chain from the sequence's start through the block, after the
+  // sequence closes (cached blocks no sequence holds count as free and are evicted least
+  // recently used first when blocks are needed), and is attached to a new sequence whose tokens
+  // start with the same chain instead of being computed again. A token's result is the same
+  // whether its prefix was computed or attached.
+  virtual bool prefix_caching() const { return false; }   // supported and switched on
+  // For a sequence that holds no tokens yet: attaches the longest run of whole cached blocks
+  // that `tokens` starts with and returns how many tokens it holds now (a multiple of
+  // kv_block_size(), at most tokens.size()). The caller feeds the rest.
+  virtual int attach_cached_prefix(SeqId seq, std::span<const int32_t> tokens) { return 0; }
+  // How many leading tokens attach_cached_prefix would attach now (a look-up; nothing changes).
+  virtual int cached_prefix_length(std::span<const int32_t> tokens) const { return 0; }
+  virtual PrefixCacheStats prefix_cache_stats() const { return {}; }
 };
 
 }  // namespace yardstick

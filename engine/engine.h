@@ -22,6 +22,19 @@ struct EngineOptions {
 struct EngineStats {
   int64_t steps = 0;         // forward calls
   int64_t preemptions = 0;   // sequences closed to free KV memory, their work resumed later
+  int64_t prefill_tokens = 0;   // tokens computed in chunks of 2+ tokens (prompts, contexts)
+  int64_t cached_tokens = 0;    // prompt tokens attached from the prefix cache instead
+  int64_t decode_tokens = 0;    // tokens computed one per sequence (generated tokens fed back)
+  double forward_seconds = 0;   // wall time inside Backend::forward_pick
+  double prefill_step_seconds = 0;   // of that, in steps that carried a chunk of 2+ tokens
+  double host_seconds = 0;      // scheduling between forward calls (the engine's own work,
+                                // callbacks included)
+  PrefixCacheStats prefix_cache;   // the backend's, as of the last call
+  // Share of prompt tokens served by the prefix cache.
+  double prefix_hit_rate() const {
+    const int64_t all = prefill_tokens + cached_tokens;
+    return all > 0 ? double(cached_tokens) / double(all) : 0.0;
+  }
 };
 
 class Engine {

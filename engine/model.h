@@ -19,6 +19,8 @@ struct ModelOptions {
   BackendKind backend = BackendKind::Cpu;
   int threads = 0;      // CPU backend worker threads; 0 = all cores
   int max_batch = 16;   // sequences advanced together
+  bool prefix_cache = true;     // keep and reuse the KV state of shared prompt prefixes
+  int max_prefill_tokens = 0;   // prompt tokens per forward call; 0: the backend's default
 };
 
 struct LoadedModel {
