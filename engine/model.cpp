@@ -29,6 +29,7 @@ LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& opt
     case BackendKind::Cpu: {
       CpuBackendOptions cpu;
       cpu.threads = options.threads;
+      cpu.prefix_cache = options.prefix_cache;
       backend = std::make_unique<CpuBackend>(m.config, Weights::load(dir, m.config), cpu);
       break;
     }
@@ -44,6 +45,10 @@ LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& opt
   }
   EngineOptions engine_options;
   engine_options.max_batch = options.max_batch;
+  // Prompt tokens per step: the GPU's matrix units want long chunks (and with shared prefixes
+  // cached, only each prompt's own tail is computed); the CPU gains nothing from them.
+  if (options.max_prefill_tokens > 0) engine_options.max_prefill_tokens = options.max_prefill_tokens;
+  else if (options.backend == BackendKind::Cuda) engine_options.max_prefill_tokens = 2048;
   m.engine = std::make_unique<Engine>(std::move(backend), m.tokenizer.get(), engine_options);
   return m;
 }

@@ -262,6 +262,8 @@ void CudaBackend::truncate(SeqId seq, int n) {
   }
   kv_->shrink(s.blocks, n, stream_);
   s.length = n;
+  s.tokens.resize(size_t(n));
+  s.serials.resize(size_t(n / kv_->block_size()));
 }
 
 SeqId CudaBackend::fork_sequence(SeqId seq) {
@@ -269,8 +271,58 @@ SeqId CudaBackend::fork_sequence(SeqId seq) {
   Sequence copy;
   copy.length = src.length;
   copy.blocks = kv_->fork(src.blocks, src.length, stream_);
+  copy.tokens = src.tokens;
+  copy.serials = src.serials;
   seqs_.emplace(next_id_, std::move(copy));
   return next_id_++;
+}
+
+// ---------------------------------------------------------------- prefix cache
+
+int CudaBackend::attach_cached_prefix(SeqId seq, std::span<const int32_t> tokens) {
+  Sequence& s = sequence(seq);
+  if (s.length != 0) {
+    throw InputError(fmt::format("cuda backend: a cached prefix can only start sequence {}, which holds {} tokens",
+                                 seq, s.length));
+  }
+  ++prefix_stats_.lookups;
+  if (!opts_.prefix_cache) return 0;
+  const size_t bs = size_t(kv_->block_size());
+  uint64_t parent = PrefixIndex::kRoot;
+  for (size_t at = 0; at + bs <= tokens.size() && s.tokens.size() + bs <= size_t(max_len_); at += bs) {
+    const auto m = kv_->index().find(parent, tokens.subspan(at, bs));
+    if (!m) break;
+    kv_->attach(s.blocks, m->block);
+    s.serials.push_back(m->serial);
+    s.tokens.insert(s.tokens.end(), tokens.begin() + ptrdiff_t(at), tokens.begin() + ptrdiff_t(at + bs));
+    parent = m->serial;
+  }
+  s.length = int(s.tokens.size());
+  prefix_stats_.blocks_reused += int64_t(s.serials.size());
+  prefix_stats_.tokens_reused += s.length;
+  return s.length;
+}
+
+CachedPrefix CudaBackend::find_cached_prefix(std::span<const int32_t> tokens) const {
+  CachedPrefix found;
+  if (!opts_.prefix_cache) return found;
+  const size_t bs = size_t(kv_->block_size());
+  uint64_t parent = PrefixIndex::kRoot;
+  for (size_t at = 0; at + bs <= tokens.size() && at + bs <= size_t(max_len_); at += bs) {
+    const auto m = kv_->index().find(parent, tokens.subspan(at, bs));
+    if (!m) break;
+    found.tokens += int(bs);
+    if (kv_->index().evictable(m->block)) ++found.blocks_from_free;
+    parent = m->serial;
+  }
+  return found;
+}
+
+PrefixCacheStats CudaBackend::prefix_cache_stats() const {
+  PrefixCacheStats st = prefix_stats_;
+  st.blocks_cached = kv_->index().entries();
+  st.evictions = kv_->evictions();
+  return st;
 }
 
 void CudaBackend::set_small_batch_gemv(bool on) {
@@ -472,7 +524,19 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
     graphs_[st.B] = exec;
     check(cudaGraphLaunch(exec, stream_), "launching a decode graph");
   }
-  for (const Piece& p : pieces) sequence(p.seq).length += int(p.tokens.size());
+  // The step's keys and values are on their way (stream order): full blocks enter the prefix
+  // index now, so that a later step may attach them.
+  const size_t bs = size_t(kv_->block_size());
+  for (const Piece& p : pieces) {
+    Sequence& s = sequence(p.seq);
+    s.length += int(p.tokens.size());
+    s.tokens.insert(s.tokens.end(), p.tokens.begin(), p.tokens.end());
+    if (!opts_.prefix_cache) continue;
+    for (size_t b = s.serials.size(); (b + 1) * bs <= s.tokens.size(); ++b) {
+      const uint64_t parent = b == 0 ? PrefixIndex::kRoot : s.serials[b - 1];
+      s.serials.push_back(kv_->cache_block(s.blocks, b, parent, std::span<const int32_t>(s.tokens).subspan(b * bs, bs)));
+    }
+  }
   return st.R;
 }
 
@@ -563,12 +627,17 @@ template <class Fn>
 void CudaBackend::for_each_step(std::span<const ForwardChunk> chunks, Fn&& fn) {
   check_chunks(chunks);
   int done = 0;
-  for (const std::vector<Piece>& pieces : plan_steps(chunks)) {
-    const int rows = run_step(pieces);
-    fn(done, rows);
-    // Every step ends synchronised: the next one rewrites the pinned metadata buffer.
-    check(cudaStreamSynchronize(stream_), "running a forward step");
-    done += rows;
+  try {
+    for (const std::vector<Piece>& pieces : plan_steps(chunks)) {
+      const int rows = run_step(pieces);
+      fn(done, rows);
+      // Every step ends synchronised: the next one rewrites the pinned metadata buffer.
+      check(cudaStreamSynchronize(stream_), "running a forward step");
+      done += rows;
+    }
+  } catch (...) {
+    kv_->clear_cache();   // blocks entered by a step that failed may never have been written
+    throw;
   }
 }
 
@@ -621,6 +690,7 @@ void CudaBackend::forward_pick(std::span<const ForwardChunk> chunks, std::span<c
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& cfg, const Weights& weights, const ModelOptions& options) {
   CudaBackendOptions o;
   o.max_step_seqs = std::max(o.max_step_seqs, options.max_batch);
+  o.prefix_cache = options.prefix_cache;
   return std::make_unique<CudaBackend>(cfg, weights, o);
 }
 

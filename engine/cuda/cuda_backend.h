@@ -38,6 +38,7 @@ struct CudaBackendOptions {
   int64_t kv_max_bytes = 0;        // cap on the KV cache (0: none)
   int max_sequence_length = 0;     // 0: the model's context window (less if the KV cache is smaller)
   bool cuda_graphs = true;         // replay decode steps from CUDA graphs
+  bool prefix_cache = true;        // keep full KV blocks by token chain for reuse (engine/prefix_cache.h)
   bool small_batch_gemv = true;    // projections of <= kGemvMaxRows rows through gemv.h, not cuBLASLt
   bool fused_epilogues = true;     // with gemv: RoPE + KV store and SwiGLU in the projections' epilogues
   bool fused_norms = true;         // with gemv: residual add in o_proj / down_proj, RMSNorm in the next gemv's input
@@ -74,6 +75,12 @@ class CudaBackend final : public Backend {
   void forward_pick(std::span<const ForwardChunk> chunks, std::span<const TokenPick> picks,
                     std::vector<PickedToken>& out) override;
 
+  // Prefix caching (Backend's contract).
+  bool prefix_caching() const override { return opts_.prefix_cache; }
+  int attach_cached_prefix(SeqId seq, std::span<const int32_t> tokens) override;
+  CachedPrefix find_cached_prefix(std::span<const int32_t> tokens) const override;
+  PrefixCacheStats prefix_cache_stats() const override;
+
   // Paged KV memory, for admission control.
   int kv_block_size() const override;
   int64_t kv_free_blocks() const override;
@@ -95,7 +102,9 @@ class CudaBackend final : public Backend {
  private:
   struct Sequence {
     int length = 0;
-    std::vector<int32_t> blocks;   // the block table: physical KV block of each BS tokens
+    std::vector<int32_t> blocks;    // the block table: physical KV block of each BS tokens
+    std::vector<int32_t> tokens;    // [length] what the sequence holds (prefix caching)
+    std::vector<uint64_t> serials;  // [length / BS] each full block's chain serial in the prefix index
   };
   // A piece of one chunk that runs in one step (long chunks are cut across steps).
   struct Piece {
@@ -133,6 +142,7 @@ class CudaBackend final : public Backend {
 
   std::map<SeqId, Sequence> seqs_;
   SeqId next_id_ = 0;
+  PrefixCacheStats prefix_stats_;
 
   // Decode steps (one new token per sequence, all with logits) by batch size: how often each
   // size ran eagerly, and the graph captured on its second run.
