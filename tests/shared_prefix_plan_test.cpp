@@ -137,20 +137,23 @@ TEST(SharedPrefixPlan, ASingleSequenceOrUnrelatedSequencesAreNoGroup) {
 }
 
 TEST(SharedPrefixPlan, AnOutlierSharingAShortPrefixDoesNotShrinkTheLargeGroup) {
-  Step s;
   // 30 sequences share 47 blocks; one more shares only their first 5 (same first tokens, other
-  // few-shot examples), and sorts first.
-  std::vector<int32_t> outlier = blocks(0, 5);
-  outlier.push_back(-1);   // a block id below the group's: the outlier comes first in the order
-  const int o = s.add(outlier, 47 * kBS + 30);
-  std::vector<int> group;
-  for (int i = 0; i < 30; ++i) group.push_back(s.add(blocks(0, 47), 47 * kBS + 1 + i));
-  const SharedPrefixPlan plan = s.plan();
-  ASSERT_EQ(plan.groups.size(), 1u);
-  EXPECT_EQ(plan.groups[0].shared_blocks, 47);
-  EXPECT_EQ(members_of(plan, plan.groups[0]), std::set<int32_t>(group.begin(), group.end()));
-  EXPECT_EQ(plan.skip_blocks[size_t(o)], 0);
-  expect_consistent(plan, 1);
+  // few-shot examples). Its sixth block id decides at which end of them it sorts: try both.
+  for (int32_t sixth : {-1, 0, 1 << 30}) {
+    SCOPED_TRACE(sixth);
+    Step s;
+    std::vector<int32_t> outlier = blocks(0, 5);
+    outlier.push_back(sixth);
+    const int o = s.add(outlier, 47 * kBS + 30);
+    std::vector<int> group;
+    for (int i = 0; i < 30; ++i) group.push_back(s.add(blocks(0, 47), 47 * kBS + 1 + i));
+    const SharedPrefixPlan plan = s.plan();
+    ASSERT_EQ(plan.groups.size(), 1u);
+    EXPECT_EQ(plan.groups[0].shared_blocks, 47);
+    EXPECT_EQ(members_of(plan, plan.groups[0]), std::set<int32_t>(group.begin(), group.end()));
+    EXPECT_EQ(plan.skip_blocks[size_t(o)], 0);
+    expect_consistent(plan, 1);
+  }
 }
 
 // `singles` sequences behind a 10-block prefix, and 4 pairs behind the same prefix whose
