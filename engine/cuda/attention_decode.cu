@@ -217,7 +217,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   const size_t pair = size_t(b) * NH + h;
   // The shared pass's partials of this pair, in chunk order; written by the previous kernel
   // (pdl_wait above), read through L2 like the split partials below.
-  const float* shared = prefix.partials + pair * kMaxSharedPrefixChunks * (HD + 2);
+  const float* shared = shared_parts ? prefix.partials + pair * kMaxSharedPrefixChunks * (HD + 2) : nullptr;
   auto shared_max = [&](int i) { return __ldcg(shared + size_t(i) * (HD + 2)); };
   auto shared_part = [&](int i) {
     const float* p = shared + size_t(i) * (HD + 2);
