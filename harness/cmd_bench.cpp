@@ -54,6 +54,8 @@ struct BenchArgs {
   int decode_steps = 64;
   int hf_decode_steps = 32;
   std::string batches = "1,8,32,128,256";
+  int shared_prefix = 0;   // > 0: also decode the largest batch behind a prefix of this many tokens, A/B
+
   uint64_t seed = 1;
 };
 
@@ -171,10 +173,16 @@ Shape shape_of(const ModelConfig& cfg, size_t weight_bytes) {
   return s;
 }
 
+// KV bytes a decode step of `batch` sequences reads at `context` tokens each (and writes, one
+// token each), when `shared` tokens of every context are one prefix read once.
+double decode_kv_bytes(const Shape& s, int batch, double context, double shared = 0) {
+  return (shared + batch * (context - shared + 1)) * s.kv_bytes_per_token;
+}
+
 // Tokens/s no implementation can beat: the slower of moving the bytes at the measured copy
 // bandwidth and doing the FLOPs at the measured matrix rate.
-double decode_limit(const Shape& s, int batch, double context, double bw, double rate) {
-  const double bytes = s.streamed_bytes + batch * (context + 1) * s.kv_bytes_per_token;
+double decode_limit(const Shape& s, int batch, double context, double bw, double rate, double shared = 0) {
+  const double bytes = s.streamed_bytes + decode_kv_bytes(s, batch, context, shared);
   const double flops = batch * (2 * s.matmul_params + 4.0 * context * s.attn_width * s.layers);
   return batch / std::max(bytes / bw, flops / rate);
 }
@@ -224,26 +232,18 @@ double bench_prefill(CudaBackend& b, const BenchArgs& a, std::mt19937_64& rng) {
   return double(a.prefill_seqs) * a.prefill_len / times[times.size() / 2];
 }
 
-// Decode tokens/s of `batch` sequences after a prompt_len prefill: decode_steps timed steps
-// after three warm-up steps (eager, graph capture, first replay). NaN when the KV cache can't
-// hold the batch.
-double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_64& rng) {
-  constexpr int kWarmUp = 3;
-  const int64_t per_seq = (a.prompt_len + kWarmUp + a.decode_steps + b.kv_block_size() - 1) / b.kv_block_size();
-  if (per_seq * batch > b.kv_free_blocks()) return NAN;
-  std::vector<SeqId> seqs;
-  std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < batch; ++i) {
-    seqs.push_back(b.open_sequence());
-    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
-  }
-  std::vector<int32_t> next = prefill(b, seqs, prompts);
+constexpr int kDecodeWarmUp = 3;   // steps before the timed ones: eager, graph capture, first replay
+
+// Decode tokens/s of `seqs`, fed `next` first: decode_steps timed steps after the warm-up ones.
+// Closes the sequences.
+double timed_decode(CudaBackend& b, const BenchArgs& a, const std::vector<SeqId>& seqs, std::vector<int32_t> next) {
+  const int batch = int(seqs.size());
   std::vector<ForwardChunk> chunks(static_cast<size_t>(batch));
   std::vector<TokenPick> picks(static_cast<size_t>(batch));
   std::vector<PickedToken> out;
   Clock::time_point t0;
-  for (int step = 0; step < kWarmUp + a.decode_steps; ++step) {
-    if (step == kWarmUp) t0 = Clock::now();
+  for (int step = 0; step < kDecodeWarmUp + a.decode_steps; ++step) {
+    if (step == kDecodeWarmUp) t0 = Clock::now();
     for (int i = 0; i < batch; ++i) chunks[size_t(i)] = ForwardChunk{seqs[size_t(i)], std::span(&next[size_t(i)], 1), 0};
     b.forward_pick(chunks, picks, out);
     for (int i = 0; i < batch; ++i) next[size_t(i)] = out[size_t(i)].token;
@@ -251,6 +251,42 @@ double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_
   const double t = seconds_since(t0);
   for (SeqId s : seqs) b.close_sequence(s);
   return double(batch) * a.decode_steps / t;
+}
+
+// Decode tokens/s of `batch` sequences after a prompt_len prefill. NaN when the KV cache can't
+// hold the batch.
+double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_64& rng) {
+  const int64_t per_seq = (a.prompt_len + kDecodeWarmUp + a.decode_steps + b.kv_block_size() - 1) / b.kv_block_size();
+  if (per_seq * batch > b.kv_free_blocks()) return NAN;
+  std::vector<SeqId> seqs;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < batch; ++i) {
+    seqs.push_back(b.open_sequence());
+    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
+  }
+  return timed_decode(b, a, seqs, prefill(b, seqs, prompts));
+}
+
+// The same behind a common prefix of `shared` tokens (few-shot examples): prefilled once and
+// forked, so the sequences' tables share its full blocks as prefix caching makes them, then
+// prompt_len own tokens each. NaN when the KV cache can't hold it.
+double bench_shared_decode(CudaBackend& b, const BenchArgs& a, int batch, int shared, std::mt19937_64& rng) {
+  const int BS = b.kv_block_size();
+  const int64_t own = (shared % BS + a.prompt_len + kDecodeWarmUp + a.decode_steps + BS - 1) / BS;
+  if (shared / BS + own * batch > b.kv_free_blocks()) return NAN;
+  const SeqId root = b.open_sequence();
+  const std::vector<int32_t> prefix = random_ids(rng, shared, b.config().vocab_size);
+  std::vector<float> no_logits;
+  const ForwardChunk c{root, prefix, shared};
+  b.forward(std::span(&c, 1), no_logits);
+  std::vector<SeqId> seqs;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < batch; ++i) {
+    seqs.push_back(b.fork_sequence(root));
+    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
+  }
+  b.close_sequence(root);   // the forks keep its blocks
+  return timed_decode(b, a, seqs, prefill(b, seqs, prompts));
 }
 
 // Teacher-forced log-probs of the next token and argmax agreement between two implementations.
@@ -365,6 +401,25 @@ void run_bench(const BenchArgs& a) {
                     bench_decode(*backend, a, batch, rng), decode_limit(shape, batch, context, bw, rate),
                     hf_rate("decode_tok_s", std::to_string(batch))});
   }
+  if (a.shared_prefix > 0) {
+    // GSM8K's shape: every sequence behind the same few-shot prefix. The limits count the KV
+    // bytes each path must read: the prefix once per step, or once per sequence.
+    const int batch = *std::max_element(batches.begin(), batches.end());
+    const double ctx = a.shared_prefix + context;
+    auto shared_row = [&](bool on) {
+      backend->set_shared_prefix_attention(on);
+      const double kv_gb = decode_kv_bytes(shape, batch, ctx, on ? a.shared_prefix : 0) / 1e9;
+      fmt::print(stderr, "bench: decode at {} sequences behind a {}-token prefix, shared-prefix attention {}\n", batch,
+                 a.shared_prefix, on ? "on" : "off");
+      rows.push_back({fmt::format("decode {} seq, {} shared + {} own tokens, shared-prefix attention {} (KV {:.1f} GB/step)",
+                                  batch, a.shared_prefix, a.prompt_len, on ? "on" : "off", kv_gb),
+                      bench_shared_decode(*backend, a, batch, a.shared_prefix, rng),
+                      decode_limit(shape, batch, ctx, bw, rate, on ? a.shared_prefix : 0), NAN});
+    };
+    shared_row(true);
+    shared_row(false);
+    backend->set_shared_prefix_attention(CudaBackendOptions{}.shared_prefix_attention);
+  }
   if (std::find(batches.begin(), batches.end(), 1) != batches.end()) {
     // A/B of the batch-1 decode path, one change at a time: the residual add + RMSNorm, then RoPE
     // and SwiGLU as kernels of their own, other gemv block shapes, and cuBLASLt alone.
@@ -459,6 +514,9 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--decode-steps", args->decode_steps, "timed decode steps")->capture_default_str();
   cmd->add_option("--hf-decode-steps", args->hf_decode_steps, "tokens HF generates per batch")->capture_default_str();
   cmd->add_option("--batches", args->batches, "concurrent sequences for decode")->capture_default_str();
+  cmd->add_option("--shared-prefix", args->shared_prefix,
+                  "also decode the largest batch behind a common prefix of N tokens, shared-prefix attention on and off")
+      ->capture_default_str();
   cmd->add_option("--seed", args->seed, "seed of the synthetic weights and prompts")->capture_default_str();
   cmd->callback([args] {
 #ifdef YARDSTICK_HAVE_CUDA

@@ -6,6 +6,7 @@
 
 #ifdef YARDSTICK_HAVE_CUDA
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -337,6 +338,200 @@ TEST_P(CudaBackendTest, RefusesBadInputWithoutChangingAnything) {
   EXPECT_EQ(backend->sequence_length(s), 3);
   EXPECT_THROW(backend->truncate(s, 4), InputError);
   backend->close_sequence(s);
+}
+
+// ---------------------------------------------------------------- shared-prefix attention
+
+CudaBackendOptions prefix_options(bool shared_prefix, bool graphs = true) {
+  CudaBackendOptions o = small_options();
+  o.max_step_seqs = 64;
+  o.shared_prefix_attention = shared_prefix;
+  o.cuda_graphs = graphs;
+  return o;
+}
+
+// Prefills ids into a fresh sequence (no logits) and returns it.
+SeqId prefilled(Backend& b, std::span<const int32_t> ids) {
+  const SeqId s = b.open_sequence();
+  std::vector<float> logits;
+  const ForwardChunk c{s, ids, int(ids.size())};
+  b.forward(std::span(&c, 1), logits);
+  return s;
+}
+
+// One decode step: token tokens[i] for seqs[i]; returns the step's logits.
+std::vector<float> decode_step(Backend& b, const std::vector<SeqId>& seqs, const std::vector<int32_t>& tokens) {
+  std::vector<ForwardChunk> chunks;
+  for (size_t i = 0; i < seqs.size(); ++i) chunks.push_back(ForwardChunk{seqs[i], std::span(&tokens[i], 1), 0});
+  std::vector<float> logits;
+  b.forward(chunks, logits);
+  return logits;
+}
+
+// Log-prob and greedy agreement of two runs' logits, row by row.
+Agreement agreement_of(const std::vector<float>& a, const std::vector<float>& b, size_t V) {
+  Agreement agree;
+  for (size_t r = 0; r < a.size() / V; ++r) {
+    const auto x = log_softmax(row(a, r, V)), y = log_softmax(row(b, r, V));
+    for (size_t i = 0; i < V; ++i) agree.add(x[i], y[i]);
+    agree.greedy_same += argmax(row(a, r, V)) == argmax(row(b, r, V));
+    ++agree.greedy_n;
+  }
+  return agree;
+}
+
+// 40 forks of a 100-token prompt (6 full blocks shared, the 7th copied by each fork) decode 20
+// steps side by side on two backends, shared-prefix attention on and off, fed the same tokens
+// (the plain backend's greedy picks; a distinct first token per fork). Every step groups all 40.
+TEST_P(CudaBackendTest, SharedPrefixAttentionAgreesWithPlainDecodeOnForks) {
+  auto on = load_cuda(GetParam(), prefix_options(true));
+  auto off = load_cuda(GetParam(), prefix_options(false));
+  const auto prompt = reference(GetParam())["prompts"][3]["ids"].get<std::vector<int32_t>>();
+  ASSERT_EQ(prompt.size(), 100u);
+  const size_t V = size_t(on->config().vocab_size);
+  constexpr int kForks = 40, kSteps = 20;
+  std::vector<SeqId> seqs_on, seqs_off;
+  const SeqId root_on = prefilled(*on, prompt), root_off = prefilled(*off, prompt);
+  for (int i = 0; i < kForks; ++i) {
+    seqs_on.push_back(on->fork_sequence(root_on));
+    seqs_off.push_back(off->fork_sequence(root_off));
+  }
+  std::vector<int32_t> tokens(kForks);
+  for (int i = 0; i < kForks; ++i) tokens[size_t(i)] = int32_t(3 + i * 5 % int(V - 3));
+  std::vector<float> all_on, all_off;
+  for (int step = 0; step < kSteps; ++step) {
+    const std::vector<float> a = decode_step(*on, seqs_on, tokens), b = decode_step(*off, seqs_off, tokens);
+    all_on.insert(all_on.end(), a.begin(), a.end());
+    all_off.insert(all_off.end(), b.begin(), b.end());
+    for (int i = 0; i < kForks; ++i) tokens[size_t(i)] = argmax(row(b, size_t(i), V));
+  }
+  const Agreement agree = agreement_of(all_on, all_off, V);
+  std::cout << "[ metrics ] " << GetParam() << " shared-prefix vs plain decode, " << kForks << " forks x " << kSteps
+            << " steps: max |dlogprob| " << agree.max_error << ", mean " << agree.sum_error / double(agree.n)
+            << ", argmax " << agree.greedy_same << "/" << agree.greedy_n << "\n";
+  EXPECT_LE(agree.max_error, kMaxLogprobError);
+  EXPECT_LE(agree.sum_error / double(agree.n), kMeanLogprobError);
+  EXPECT_GE(double(agree.greedy_same) / double(agree.greedy_n), kMinGreedyAgreement);
+  EXPECT_EQ(on->shared_prefix_stats().steps, kSteps) << "not every decode step grouped the forks";
+  EXPECT_EQ(on->shared_prefix_stats().grouped_seqs, int64_t(kForks) * kSteps);
+  EXPECT_EQ(on->shared_prefix_stats().blocks_saved, int64_t(kForks - 1) * 6 * kSteps);
+  EXPECT_EQ(off->shared_prefix_stats().steps, 0);
+}
+
+// Phases of 4 decode steps of 16 sequences each, the sharing changing from phase to phase at
+// the same batch size, run on three backends fed the same tokens: shared-prefix attention with
+// graphs (after the first phase's eager run and capture, every grouped step replays the graph
+// captured under the first phase's grouping), the same without graphs (must be bitwise equal:
+// a graph that kept a stale grouping would differ), and plain decode (within bf16 tolerance).
+std::vector<float> changing_sharing(CudaBackend& b, const std::vector<int32_t>& x, const std::vector<int32_t>& y) {
+  std::vector<float> all;
+  const int V = b.config().vocab_size;
+  auto run_phase = [&](const std::vector<SeqId>& seqs, int phase) {
+    std::vector<int32_t> tokens(seqs.size());
+    for (int step = 0; step < 4; ++step) {
+      for (size_t i = 0; i < seqs.size(); ++i) tokens[i] = int32_t(3 + (phase * 31 + step * 13 + int(i) * 7) % (V - 3));
+      const std::vector<float> logits = decode_step(b, seqs, tokens);
+      all.insert(all.end(), logits.begin(), logits.end());
+    }
+    for (SeqId s : seqs) b.close_sequence(s);
+  };
+  auto forks = [&](const std::vector<SeqId>& pattern) {
+    std::vector<SeqId> out;
+    for (SeqId s : pattern) out.push_back(b.fork_sequence(s));
+    return out;
+  };
+  const SeqId sx = prefilled(b, x);   // 100 tokens: 6 full blocks
+  const SeqId sy = prefilled(b, y);   // 70 tokens: 4 full blocks
+  run_phase(forks(std::vector<SeqId>(16, sx)), 0);   // one group of 16
+  std::vector<SeqId> alternate, mostly_y;
+  for (int i = 0; i < 16; ++i) {
+    alternate.push_back(i % 2 ? sy : sx);
+    mostly_y.push_back(i % 4 == 1 ? sx : sy);
+  }
+  run_phase(forks(alternate), 1);   // two groups of 8, interleaved in the batch
+  std::vector<SeqId> fresh;
+  for (int i = 0; i < 16; ++i) {
+    std::vector<int32_t> own(20);
+    for (int j = 0; j < 20; ++j) own[size_t(j)] = int32_t(3 + (i * 17 + j) % (V - 3));
+    fresh.push_back(prefilled(b, own));
+  }
+  run_phase(fresh, 2);   // no sharing: the graph without the shared pass
+  run_phase(forks(mostly_y), 3);   // groups of 4 and 12
+  // sx grows to 140 tokens (8 full blocks); a fork of it to 204 (12 blocks, 8 of them sx's).
+  std::vector<int32_t> more(40), most(64);
+  for (int j = 0; j < 40; ++j) more[size_t(j)] = int32_t(5 + j);
+  for (int j = 0; j < 64; ++j) most[size_t(j)] = int32_t(9 + j);
+  std::vector<float> unused;
+  const ForwardChunk grow{sx, more, int(more.size())};
+  b.forward(std::span(&grow, 1), unused);
+  const SeqId sz = b.fork_sequence(sx);
+  const ForwardChunk grow_z{sz, most, int(most.size())};
+  b.forward(std::span(&grow_z, 1), unused);
+  run_phase(forks(std::vector<SeqId>(16, sx)), 4);   // one group, longer shared prefix
+  std::vector<SeqId> nested;
+  for (int i = 0; i < 16; ++i) nested.push_back(i < 8 ? sx : sz);
+  run_phase(forks(nested), 5);   // 16 sharing 8 blocks, 8 of them 12
+  for (SeqId s : {sx, sy, sz}) b.close_sequence(s);
+  return all;
+}
+
+TEST_P(CudaBackendTest, SharedPrefixGraphReplaysFollowTheSharingOfEachStep) {
+  const json ref = reference(GetParam());
+  const auto x = ref["prompts"][3]["ids"].get<std::vector<int32_t>>();
+  std::vector<int32_t> y(x.begin(), x.begin() + 70);
+  std::reverse(y.begin(), y.end());   // other tokens, so other blocks
+  ASSERT_EQ(x.size(), 100u);
+  auto graphs = load_cuda(GetParam(), prefix_options(true));
+  auto eager = load_cuda(GetParam(), prefix_options(true, false));
+  auto plain = load_cuda(GetParam(), prefix_options(false));
+  const std::vector<float> g = changing_sharing(*graphs, x, y);
+  const std::vector<float> e = changing_sharing(*eager, x, y);
+  const std::vector<float> p = changing_sharing(*plain, x, y);
+  ASSERT_EQ(g.size(), e.size());
+  ASSERT_EQ(g.size(), p.size());
+  const size_t V = size_t(graphs->config().vocab_size), rows_per_phase = 4 * 16;
+  for (size_t phase = 0; phase < g.size() / V / rows_per_phase; ++phase) {
+    const size_t at = phase * rows_per_phase * V, n = rows_per_phase * V;
+    EXPECT_EQ(std::memcmp(g.data() + at, e.data() + at, n * sizeof(float)), 0)
+        << "phase " << phase << ": graph replays differ from eager launches";
+  }
+  const Agreement agree = agreement_of(g, p, V);
+  std::cout << "[ metrics ] " << GetParam() << " shared-prefix (graphs) vs plain decode over changing sharing: max "
+            << "|dlogprob| " << agree.max_error << ", mean " << agree.sum_error / double(agree.n) << ", argmax "
+            << agree.greedy_same << "/" << agree.greedy_n << "\n";
+  EXPECT_LE(agree.max_error, kMaxLogprobError);
+  EXPECT_LE(agree.sum_error / double(agree.n), kMeanLogprobError);
+  EXPECT_GE(double(agree.greedy_same) / double(agree.greedy_n), kMinGreedyAgreement);
+  // Phases 0, 1, 3, 4, 5 group (4 steps each); phase 2 shares nothing.
+  EXPECT_EQ(graphs->shared_prefix_stats().steps, 20);
+  EXPECT_EQ(eager->shared_prefix_stats().steps, 20);
+  EXPECT_EQ(plain->shared_prefix_stats().steps, 0);
+}
+
+// The setter switches the path on a live backend (bench A/B) and forgets the graphs captured
+// with the other one.
+TEST_P(CudaBackendTest, SettingSharedPrefixAttentionSwitchesThePath) {
+  auto b = load_cuda(GetParam(), prefix_options(true));
+  const auto prompt = reference(GetParam())["prompts"][3]["ids"].get<std::vector<int32_t>>();
+  const SeqId root = prefilled(*b, prompt);
+  std::vector<SeqId> seqs;
+  for (int i = 0; i < 8; ++i) seqs.push_back(b->fork_sequence(root));
+  std::vector<int32_t> tokens(seqs.size(), 7);
+  const size_t V = size_t(b->config().vocab_size);
+  std::vector<float> on, off;
+  for (int step = 0; step < 3; ++step) {
+    const std::vector<float> l = decode_step(*b, seqs, tokens);
+    on.insert(on.end(), l.begin(), l.end());
+  }
+  EXPECT_EQ(b->shared_prefix_stats().steps, 3);
+  b->set_shared_prefix_attention(false);
+  for (SeqId s : seqs) b->truncate(s, int(prompt.size()));
+  for (int step = 0; step < 3; ++step) {
+    const std::vector<float> l = decode_step(*b, seqs, tokens);
+    off.insert(off.end(), l.begin(), l.end());
+  }
+  EXPECT_EQ(b->shared_prefix_stats().steps, 3) << "the plain path ran the shared pass";
+  EXPECT_LE(agreement_of(on, off, V).max_error, kMaxLogprobError);
 }
 
 TEST_P(CudaBackendTest, RunsBehindTheEngineThroughOpenModel) {

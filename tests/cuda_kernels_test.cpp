@@ -7,10 +7,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <iostream>
+#include <map>
 #include <numeric>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "engine/cuda/attention.h"
 #include "engine/cuda/convert.h"
@@ -21,6 +26,7 @@
 #include "engine/cuda/logits.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
+#include "engine/cuda/shared_prefix.h"
 #include "engine/cuda/swiglu.h"
 #include "engine/sampler.h"
 #include "tests/cuda_test_util.h"
@@ -260,6 +266,48 @@ struct SplitCase {
   int min_keys = cuda::DecodeSplit{}.min_keys;
 };
 
+// softmax(q k^T / sqrt(HD)) v in fp64 for every new token and query head of the batch:
+// [T, NH, HD].
+std::vector<double> attention_reference(const PagedBatch& pb, const Bf16Vector& qkv, const Bf16Vector& k,
+                                        const Bf16Vector& v) {
+  std::vector<double> ref(size_t(pb.T) * pb.NH * pb.HD);
+  const int group = pb.NH / pb.NKV;
+  for (size_t b = 0; b < pb.prior.size(); ++b) {
+    for (int i = 0; i < pb.q_len[b]; ++i) {
+      const int t = pb.q_start[b] + i, pos = pb.prior[b] + i;
+      for (int h = 0; h < pb.NH; ++h) {
+        const float* q = &qkv.values[size_t(t) * pb.qkv_width() + size_t(h) * pb.HD];
+        std::vector<double> s(size_t(pos) + 1);
+        double m = -INFINITY;
+        for (int j = 0; j <= pos; ++j) {
+          const float* kr = &k.values[pb.slot(b, j, h / group)];
+          double dot = 0;
+          for (int d = 0; d < pb.HD; ++d) dot += double(q[d]) * kr[d];
+          s[size_t(j)] = dot / std::sqrt(double(pb.HD));
+          m = std::max(m, s[size_t(j)]);
+        }
+        double z = 0;
+        for (double& e : s) z += (e = std::exp(e - m));
+        for (int d = 0; d < pb.HD; ++d) {
+          double o = 0;
+          for (int j = 0; j <= pos; ++j) o += s[size_t(j)] * v.values[pb.slot(b, j, h / group) + size_t(d)];
+          ref[(size_t(t) * pb.NH + size_t(h)) * pb.HD + size_t(d)] = o / z;
+        }
+      }
+    }
+  }
+  return ref;
+}
+
+// bf16 attention outputs against the fp64 reference: every element written, within bf16 error.
+void expect_close_to_reference(const std::vector<float>& out, const std::vector<double>& ref) {
+  ASSERT_TRUE(all_finite(out)) << "an output element was not written";
+  EXPECT_LT(relative_error(out, ref), 5e-3);
+  double worst = 0;
+  for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
+  EXPECT_LT(worst, 1e-2);
+}
+
 // Fills the cache of every sequence, runs attention (decode when every q_len is 1, else
 // prefill) and compares against softmax(q k^T / sqrt(HD)) v in fp64. Decode runs once per split
 // case, each twice on the same inputs: the two outputs must be bitwise equal, and the merge
@@ -313,40 +361,10 @@ void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode,
     runs.emplace_back("prefill", to_host<uint16_t>(d_out, out_elems));
   }
 
-  std::vector<double> ref(out_elems);
-  const int group = pb.NH / pb.NKV;
-  for (size_t b = 0; b < pb.prior.size(); ++b) {
-    for (int i = 0; i < pb.q_len[b]; ++i) {
-      const int t = pb.q_start[b] + i, pos = pb.prior[b] + i;
-      for (int h = 0; h < pb.NH; ++h) {
-        const float* q = &qkv.values[size_t(t) * pb.qkv_width() + size_t(h) * pb.HD];
-        std::vector<double> s(size_t(pos) + 1);
-        double m = -INFINITY;
-        for (int j = 0; j <= pos; ++j) {
-          const float* kr = &k.values[pb.slot(b, j, h / group)];
-          double dot = 0;
-          for (int d = 0; d < pb.HD; ++d) dot += double(q[d]) * kr[d];
-          s[size_t(j)] = dot / std::sqrt(double(pb.HD));
-          m = std::max(m, s[size_t(j)]);
-        }
-        double z = 0;
-        for (double& e : s) z += (e = std::exp(e - m));
-        for (int d = 0; d < pb.HD; ++d) {
-          double o = 0;
-          for (int j = 0; j <= pos; ++j) o += s[size_t(j)] * v.values[pb.slot(b, j, h / group) + size_t(d)];
-          ref[(size_t(t) * pb.NH + size_t(h)) * pb.HD + size_t(d)] = o / z;
-        }
-      }
-    }
-  }
+  const std::vector<double> ref = attention_reference(pb, qkv, k, v);
   for (const auto& [name, bits] : runs) {
     SCOPED_TRACE(name);
-    const auto out = bf16_values(bits);
-    ASSERT_TRUE(all_finite(out)) << "an output element was not written";
-    EXPECT_LT(relative_error(out, ref), 5e-3);
-    double worst = 0;
-    for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
-    EXPECT_LT(worst, 1e-2);
+    expect_close_to_reference(bf16_values(bits), ref);
   }
 }
 
@@ -405,6 +423,200 @@ TEST_F(CudaKernels, DecodeAttentionSplitAtLongContexts) {
   check_attention(gqa, rng_, true, cases);
   PagedBatch small(4, 1, 16, {1234}, {1}, rng_);
   check_attention(small, rng_, true, cases);
+}
+
+// ---------------------------------------------------------------- shared-prefix attention
+
+// A group of a shared-prefix batch: `members` sequences whose tables start with the same
+// `shared` physical blocks (0: `members` unrelated sequences), each with 1..own_max own tokens
+// after them (the one being decoded included, so never in a shared block).
+struct SharedGroupSpec {
+  int shared, members, own_max = 70;
+};
+
+// One way to run the shared pass: the grid.x the planner aims its chunks at (1: one chunk per
+// group), the grid.x the kernel gets (fewer than the items: blocks loop over them), the
+// planner's shortest chunk, and the split of the own keys.
+struct SharedPrefixCase {
+  const char* name;
+  int plan_blocks_x;   // 0: attention_shared_prefix_blocks(NKV, B, 132)
+  int kernel_blocks_x;   // 0: the same
+  int min_chunk_blocks;
+  SplitCase split;
+};
+
+const std::vector<SharedPrefixCase> kSharedPrefixCases = {
+    {"132-SM grid, chunks >= 4 blocks, own keys unsplit", 0, 0, 4, {1, 128}},
+    {"one chunk per group, 3 blocks looping over the items, own keys in 8 splits", 1, 3, 4, {8, 32}},
+    {"as many chunks as allowed, own keys in 5 splits", 1 << 20, 0, 1, {5, 32}},
+};
+
+// Sequences of the groups in shuffled batch order in a shuffled paged cache; decodes one token
+// each through attention_decode alone (the plain path) and through attention_shared_prefix +
+// attention_decode under each case, twice: the two runs bitwise equal, every output within bf16
+// error of the fp64 reference and of the plain path. Partials start as NaN and outputs poisoned,
+// so anything the shared pass or the merge skips shows.
+void check_shared_prefix_attention(int NH, int NKV, int HD, const std::vector<SharedGroupSpec>& groups,
+                                   std::mt19937_64& rng) {
+  constexpr int BS = 16;
+  std::vector<int> group_of;
+  for (size_t g = 0; g < groups.size(); ++g) group_of.insert(group_of.end(), size_t(groups[g].members), int(g));
+  std::shuffle(group_of.begin(), group_of.end(), rng);
+  const int B = int(group_of.size());
+  std::vector<int> prior, q_len(size_t(B), 1);
+  for (int b = 0; b < B; ++b) {
+    const SharedGroupSpec& spec = groups[size_t(group_of[size_t(b)])];
+    prior.push_back(spec.shared * BS + int(rng() % uint64_t(spec.own_max)));   // own tokens: 1..own_max
+  }
+  PagedBatch pb(NH, NKV, HD, prior, q_len, rng);
+  // The first member of each group lends its leading blocks to the others (theirs go unused).
+  std::vector<int> first(groups.size(), -1);
+  int expected_groups = 0;
+  for (int b = 0; b < B; ++b) {
+    const int g = group_of[size_t(b)];
+    if (first[size_t(g)] < 0) {
+      first[size_t(g)] = b;
+      expected_groups += groups[size_t(g)].shared > 0 && groups[size_t(g)].members > 1;
+      continue;
+    }
+    for (int i = 0; i < groups[size_t(g)].shared; ++i)
+      pb.tables[size_t(b) * pb.max_blocks + size_t(i)] = pb.tables[size_t(first[size_t(g)]) * pb.max_blocks + size_t(i)];
+  }
+  // Renumber the blocks the tables still name, in shuffled order, and drop the rest: the cache
+  // then holds a 47-block prefix once, not once per member.
+  std::map<int32_t, int32_t> renumber;
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < (pb.kv_len[size_t(b)] + BS - 1) / BS; ++i)
+      renumber.emplace(pb.tables[size_t(b) * pb.max_blocks + size_t(i)], int32_t(renumber.size()));
+  std::vector<int32_t> shuffled(renumber.size());
+  std::iota(shuffled.begin(), shuffled.end(), 0);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < (pb.kv_len[size_t(b)] + BS - 1) / BS; ++i) {
+      int32_t& id = pb.tables[size_t(b) * pb.max_blocks + size_t(i)];
+      id = shuffled[size_t(renumber.at(id))];
+    }
+  pb.num_blocks = int(renumber.size()) + 3;   // and spare blocks nobody owns
+  const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
+  const Bf16Vector k = random_bf16(cache_elems, rng), v = random_bf16(cache_elems, rng);
+  const Bf16Vector qkv = random_bf16(size_t(pb.T) * pb.qkv_width(), rng);
+  DeviceBuffer d_k = to_device(k.bits), d_v = to_device(v.bits), d_qkv = to_device(qkv.bits),
+               d_tables = to_device(pb.tables), d_q_start = to_device(pb.q_start), d_q_len = to_device(q_len),
+               d_kv_len = to_device(pb.kv_len);
+  const size_t out_elems = size_t(pb.T) * NH * HD;
+  DeviceBuffer d_out = to_device(std::vector<uint16_t>(out_elems, kPoison));
+  cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, BS, NKV, HD};
+  cuda::BatchView batch{d_q_start.as<int32_t>(), d_q_len.as<int32_t>(), d_kv_len.as<int32_t>(), B};
+  const cuda::AttentionShape shape{NH, float(1.0 / std::sqrt(double(HD)))};
+  auto poison_out = [&] { ASSERT_EQ(cudaMemset(d_out.get(), 0xFF, out_elems * 2), cudaSuccess); };
+
+  poison_out();
+  cuda::attention_decode(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, cuda::DecodeSplit{}, nullptr);
+  const std::vector<float> plain = bf16_values(to_host<uint16_t>(d_out, out_elems));
+  const std::vector<double> ref = attention_reference(pb, qkv, k, v);
+  {
+    SCOPED_TRACE("plain decode");
+    expect_close_to_reference(plain, ref);
+  }
+
+  std::vector<std::span<const int32_t>> tables;
+  for (int b = 0; b < B; ++b)
+    tables.emplace_back(pb.tables.data() + size_t(b) * pb.max_blocks, size_t((pb.kv_len[size_t(b)] + BS - 1) / BS));
+  for (const SharedPrefixCase& c : kSharedPrefixCases) {
+    SCOPED_TRACE(c.name);
+    const int default_x = cuda::attention_shared_prefix_blocks(NKV, B, 132);
+    cuda::SharedPrefixParams params;
+    params.block_size = BS;
+    params.heads_per_kv_head = NH / NKV;
+    params.num_kv_heads = NKV;
+    params.blocks_x = c.plan_blocks_x ? c.plan_blocks_x : default_x;
+    params.min_shared_blocks = 1;   // the kernel at any sharing, even where the backend would not group
+    params.min_chunk_blocks = c.min_chunk_blocks;
+    cuda::SharedPrefixPlan plan;
+    cuda::plan_shared_prefix(tables, pb.kv_len, params, plan);
+    ASSERT_EQ(int(plan.groups.size()), expected_groups) << "the planner did not find the groups";
+    ASSERT_FALSE(plan.items.empty());
+    int max_chunks = 0;
+    for (const auto& g : plan.groups) max_chunks = std::max(max_chunks, g.chunks);
+    std::cout << "[ shared  ] " << c.name << ": " << plan.groups.size() << " groups, " << plan.items.size()
+              << " items, up to " << max_chunks << " chunks\n";
+
+    std::vector<int32_t> items_raw(plan.items.size() * sizeof(cuda::SharedPrefixItem) / 4);
+    std::memcpy(items_raw.data(), plan.items.data(), plan.items.size() * sizeof(cuda::SharedPrefixItem));
+    DeviceBuffer d_skip = to_device(plan.skip_blocks), d_parts = to_device(plan.num_partials),
+                 d_members = to_device(plan.members), d_items = to_device(items_raw),
+                 d_num_items = to_device(std::vector<int32_t>{int32_t(plan.items.size())});
+    DeviceBuffer d_partials =
+        to_device(std::vector<float>(size_t(B) * NH * cuda::kMaxSharedPrefixChunks * (HD + 2), NAN));
+    const cuda::SharedPrefixView prefix{d_skip.as<int32_t>(), d_parts.as<int32_t>(), d_partials.as<float>(),
+                                        d_members.as<int32_t>(), d_items.as<cuda::SharedPrefixItem>(),
+                                        d_num_items.as<int32_t>(), c.kernel_blocks_x ? c.kernel_blocks_x : default_x};
+    const int slots = NH * B * c.split.splits;
+    DeviceBuffer d_split_partials = to_device(std::vector<float>(size_t(slots) * (HD + 2), NAN));
+    DeviceBuffer d_tickets = to_device(std::vector<int32_t>(size_t(slots), 0));
+    const cuda::DecodeSplit split{c.split.splits, c.split.min_keys, d_split_partials.as<float>(),
+                                  d_tickets.as<int32_t>(), slots};
+    std::vector<std::vector<uint16_t>> runs;
+    for (int rep = 0; rep < 2; ++rep) {
+      poison_out();
+      cuda::attention_shared_prefix(d_qkv.as<bf16>(), shape, kv, batch, prefix, nullptr);
+      cuda::attention_decode(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, split, prefix, nullptr);
+      runs.push_back(to_host<uint16_t>(d_out, out_elems));
+      const auto tickets = to_host<int32_t>(d_tickets, size_t(slots));
+      ASSERT_TRUE(std::all_of(tickets.begin(), tickets.end(), [](int32_t t) { return t == 0; }))
+          << "a merge left its ticket counter set";
+    }
+    EXPECT_EQ(runs[0], runs[1]) << "the same inputs twice differ";
+    const std::vector<float> out = bf16_values(runs[0]);
+    {
+      SCOPED_TRACE("shared prefix vs fp64");
+      expect_close_to_reference(out, ref);
+    }
+    double worst = 0, num = 0, den = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      worst = std::max(worst, double(std::fabs(out[i] - plain[i])));
+      num += double(out[i] - plain[i]) * double(out[i] - plain[i]);
+      den += double(plain[i]) * double(plain[i]);
+    }
+    std::cout << "[ shared  ] vs plain decode: max |diff| " << worst << ", relative " << std::sqrt(num / den) << "\n";
+    EXPECT_LT(std::sqrt(num / den), 5e-3) << "shared prefix vs plain decode";
+    EXPECT_LT(worst, 1e-2) << "shared prefix vs plain decode";
+    // Per sequence, where a wrong group would show: the worst element of each sequence.
+    for (int b = 0; b < B; ++b) {
+      double seq_worst = 0;
+      for (size_t i = size_t(b) * NH * HD; i < size_t(b + 1) * NH * HD; ++i)
+        seq_worst = std::max(seq_worst, std::fabs(out[i] - ref[i]));
+      ASSERT_LT(seq_worst, 1e-2) << "sequence " << b << " (group " << group_of[size_t(b)] << ", kv_len "
+                                 << pb.kv_len[size_t(b)] << ", skip " << plan.skip_blocks[size_t(b)] << " blocks)";
+    }
+  }
+}
+
+// The GSM8K shape: 300 sequences behind one 47-block prefix, beside groups sharing 1 and 5
+// blocks and sequences that share nothing (longer, up to 300 tokens).
+TEST_F(CudaKernels, SharedPrefixAttentionMhaMatchesPlainDecodeAndFp64) {
+  SCOPED_TRACE(trace());
+  check_shared_prefix_attention(4, 4, 128, {{47, 300}, {1, 2}, {5, 7}, {0, 5, 300}}, rng_);
+}
+
+TEST_F(CudaKernels, SharedPrefixAttentionGqaHeadDim64) {
+  SCOPED_TRACE(trace());
+  check_shared_prefix_attention(8, 2, 64, {{47, 37}, {1, 3}, {4, 2}, {0, 3, 300}}, rng_);
+}
+
+// 8 query heads per kv head (the 67B's): 8 members a tile; and 64 (one member a tile).
+TEST_F(CudaKernels, SharedPrefixAttentionManyHeadsPerKvHead) {
+  SCOPED_TRACE(trace());
+  check_shared_prefix_attention(16, 2, 128, {{20, 20}, {3, 9}, {0, 2}}, rng_);
+  check_shared_prefix_attention(64, 1, 64, {{6, 3}, {2, 2}}, rng_);
+}
+
+// The test fixtures' heads (HD 16 MHA, HD 8 with 8 heads on one kv head) and HD 32.
+TEST_F(CudaKernels, SharedPrefixAttentionSmallHeads) {
+  SCOPED_TRACE(trace());
+  check_shared_prefix_attention(4, 4, 16, {{6, 40}, {2, 3}, {0, 2}}, rng_);
+  check_shared_prefix_attention(8, 1, 8, {{6, 40}, {3, 5}, {0, 2}}, rng_);
+  check_shared_prefix_attention(2, 1, 32, {{9, 3}, {1, 17}}, rng_);
 }
 
 // ---------------------------------------------------------------- GEMM

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
+#include <span>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -17,6 +20,7 @@
 #include "engine/cuda/logits.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
+#include "engine/cuda/shared_prefix.h"
 #include "engine/cuda/swiglu.h"
 #include "engine/error.h"
 
@@ -37,8 +41,19 @@ class StepBuffers {
     return {S, B, size_t(o.max_step_logits), S / kPrefillQueryTile + B, size_t(max_blocks)};
   }
   // int32 metadata: tokens, positions, token -> sequence, logits rows, per-sequence q_start,
-  // q_len, kv_len, prefill tiles (sequence, first query), block tables.
-  static size_t meta_ints(const Capacity& c) { return 3 * c.S + c.R + 3 * c.B + 2 * c.tiles + c.B * c.max_blocks; }
+  // q_len, kv_len, prefill tiles (sequence, first query), block tables; for decode steps the
+  // shared-prefix plan (skip blocks, partial counts, members, item count, items).
+  static constexpr size_t kItemInts = sizeof(SharedPrefixItem) / sizeof(int32_t);
+  static size_t meta_ints(const Capacity& c) {
+    return 3 * c.S + c.R + 3 * c.B + 2 * c.tiles + c.B * c.max_blocks + 3 * c.B + 1 +
+           size_t(attention_shared_prefix_items(int(c.B))) * kItemInts;
+  }
+
+  // attention_shared_prefix's partials: [B, NH, kMaxSharedPrefixChunks, HD + 2] f32.
+  static size_t shared_prefix_bytes(const ModelConfig& cfg, const Capacity& c) {
+    if (!attention_shared_prefix_supports(cfg.head_dim, cfg.num_heads / cfg.num_kv_heads)) return 0;
+    return c.B * size_t(cfg.num_heads) * kMaxSharedPrefixChunks * (size_t(cfg.head_dim) + 2) * 4;
+  }
 
   // attention_decode's split partials and tickets.
   static size_t split_bytes(const ModelConfig& cfg, int sm_count) {
@@ -54,7 +69,7 @@ class StepBuffers {
     return c.S * C * 4 + c.S * C * 2 * 2 + c.S * qkv * 2 + c.S * size_t(cfg.num_heads) * HD * 2 +
            c.S * 3 * FF * 2 + c.R * C * 2 + c.R * V * 4 + size_t(max_len) * HD * 4 +
            meta_ints(c) * 4 + c.R * (sizeof(PickRequest) + sizeof(PickResult)) + size_t(kGemvMaxRows) * C * 4 +
-           split_bytes(cfg, sm_count);
+           split_bytes(cfg, sm_count) + shared_prefix_bytes(cfg, c);
   }
 
   StepBuffers(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len, int sm_count)
@@ -85,6 +100,9 @@ class StepBuffers {
     split_partials = DeviceBuffer(slots * (HD + 2) * 4, "split decode attention partials");
     split_tickets = DeviceBuffer(slots * 4, "split decode attention tickets");
     check(cudaMemset(split_tickets.get(), 0, slots * 4), "zeroing the split decode attention tickets");
+    if (const size_t bytes = shared_prefix_bytes(cfg, cap)) {
+      shared_partials = DeviceBuffer(bytes, "shared-prefix attention partials");
+    }
   }
 
   // attention_decode's split for a decode step of num_seqs sequences.
@@ -114,6 +132,9 @@ class StepBuffers {
   int sm_count;                  // the device's SMs: how many blocks fill it
   DeviceBuffer split_partials;   // [attention_decode_capacity, HD + 2] f32 (DecodeSplit)
   DeviceBuffer split_tickets;    // [attention_decode_capacity] int32, zero between launches
+  DeviceBuffer shared_partials;  // [B, NH, kMaxSharedPrefixChunks, HD + 2] f32; empty where unsupported
+  SharedPrefixPlan prefix_plan;  // the decode step's grouping, reused step to step
+  std::vector<std::span<const int32_t>> prefix_tables;   // [B] its input: each sequence's block table
 };
 
 }  // namespace cuda
@@ -132,6 +153,8 @@ struct CudaBackend::Step {
   const int32_t* tile_q0 = nullptr;    // [num_tiles]
   const int32_t* tables = nullptr;     // [B, max_blocks]
   cuda::BatchView batch;
+  bool shared_prefix = false;          // decode: some sequences share blocks, run the shared pass
+  cuda::SharedPrefixView prefix;       // its plan (all null without one)
 };
 
 namespace {
@@ -352,6 +375,11 @@ void CudaBackend::set_gemv_features_per_block(int n) {
   forget_graphs();
 }
 
+void CudaBackend::set_shared_prefix_attention(bool on) {
+  opts_.shared_prefix_attention = on;
+  forget_graphs();
+}
+
 void CudaBackend::forget_graphs() {
   for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
   graphs_.clear();
@@ -488,6 +516,41 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
     std::copy(s.blocks.begin(), s.blocks.end(), table);
     std::fill(table + s.blocks.size(), table + max_blocks_, 0);
   }
+  // Decode steps: which sequences read shared leading blocks once (shared_prefix.h). The plan's
+  // regions follow the tables with sizes fixed by B, so a graph of this batch size finds it at
+  // the addresses it was captured with.
+  const int NH = cfg_.num_heads, NKV = cfg_.num_kv_heads;
+  if (st.decode && opts_.shared_prefix_attention && buf_->shared_partials.get()) {
+    const size_t B = size_t(st.B);
+    const size_t o_skip = region(B), o_parts = region(B), o_members = region(B), o_num_items = region(1);
+    const size_t o_items = region(size_t(cuda::attention_shared_prefix_items(st.B)) * cuda::StepBuffers::kItemInts);
+    cuda::SharedPrefixPlan& plan = buf_->prefix_plan;
+    auto& tables = buf_->prefix_tables;
+    tables.clear();
+    for (const Piece& p : pieces) tables.push_back(sequence(p.seq).blocks);
+    const int blocks_x = cuda::attention_shared_prefix_blocks(NKV, st.B, buf_->sm_count);
+    cuda::SharedPrefixParams params;
+    params.block_size = kv_->block_size();
+    params.heads_per_kv_head = NH / NKV;
+    params.num_kv_heads = NKV;
+    params.blocks_x = blocks_x;
+    cuda::plan_shared_prefix(tables, std::span<const int32_t>(host + o_kv_len, B), params, plan);
+    if (!plan.empty()) {
+      std::copy(plan.skip_blocks.begin(), plan.skip_blocks.end(), host + o_skip);
+      std::copy(plan.num_partials.begin(), plan.num_partials.end(), host + o_parts);
+      std::copy(plan.members.begin(), plan.members.end(), host + o_members);
+      host[o_num_items] = int32_t(plan.items.size());
+      std::memcpy(host + o_items, plan.items.data(), plan.items.size() * sizeof(cuda::SharedPrefixItem));
+      st.shared_prefix = true;
+      st.prefix = cuda::SharedPrefixView{dev + o_skip, dev + o_parts, buf_->shared_partials.as<float>(),
+                                         dev + o_members,
+                                         reinterpret_cast<const cuda::SharedPrefixItem*>(dev + o_items),
+                                         dev + o_num_items, blocks_x};
+      ++prefix_stats_.steps;
+      prefix_stats_.grouped_seqs += int64_t(plan.members.size());
+      prefix_stats_.blocks_saved += plan.blocks_saved();
+    }
+  }
   check(cudaMemcpyAsync(buf_->meta_dev.get(), host, at * sizeof(int32_t), cudaMemcpyHostToDevice, stream_),
         "uploading a step's metadata");
   st.tokens = dev + o_tokens;
@@ -500,11 +563,12 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
   st.batch = cuda::BatchView{dev + o_q_start, dev + o_q_len, dev + o_kv_len, st.B};
 
   const bool graphable = opts_.cuda_graphs && st.decode && st.R == st.B;
+  const DecodeGraphKey key{st.B, st.shared_prefix};
   if (!graphable) {
     enqueue_model(st);
-  } else if (auto g = graphs_.find(st.B); g != graphs_.end()) {
+  } else if (auto g = graphs_.find(key); g != graphs_.end()) {
     check(cudaGraphLaunch(g->second, stream_), "launching a decode graph");
-  } else if (decode_runs_[st.B]++ == 0) {
+  } else if (decode_runs_[key]++ == 0) {
     enqueue_model(st);   // the first run also makes the cuBLASLt plans, outside any capture
   } else {
     cudaGraph_t graph = nullptr;
@@ -521,7 +585,7 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
     const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     check(made, "instantiating a decode graph");
-    graphs_[st.B] = exec;
+    graphs_[key] = exec;
     check(cudaGraphLaunch(exec, stream_), "launching a decode graph");
   }
   // The step's keys and values are on their way (stream order): full blocks enter the prefix
@@ -599,7 +663,10 @@ void CudaBackend::enqueue_model(const Step& st) {
     const bool last = l + 1 == cfg_.num_layers;
     if (last && st.R == 0) return;   // the keys and values are in; the rest would only feed logits
     if (st.decode) {
-      cuda::attention_decode(qkv, attn, shape, kv, st.batch, buf_->decode_split(NH, st.B), stream_);
+      // With a shared-prefix plan: the groups' shared blocks first, then each sequence's own
+      // keys, merged with the shared partials.
+      if (st.shared_prefix) cuda::attention_shared_prefix(qkv, shape, kv, st.batch, st.prefix, stream_);
+      cuda::attention_decode(qkv, attn, shape, kv, st.batch, buf_->decode_split(NH, st.B), st.prefix, stream_);
     } else {
       cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
     }

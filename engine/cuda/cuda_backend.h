@@ -4,6 +4,7 @@
 // built with YARDSTICK_HAVE_CUDA); benchmarks and tests use CudaBackend directly.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,6 +45,14 @@ struct CudaBackendOptions {
   bool fused_norms = true;         // with gemv: residual add in o_proj / down_proj, RMSNorm in the next gemv's input
   int gemv_features_per_block = 4; // bf16 projections through gemv: 1, 2 or 4 outputs a block (gemv.h)
   int fused_gemv_groups = 1;       // RoPE pairs / SwiGLU features a fused gemv block computes: 1 or 2
+  bool shared_prefix_attention = true;  // decode: sequences sharing leading KV blocks read them once (attention.h)
+};
+
+// What shared-prefix decode attention did since the backend was made (tests, benchmarks).
+struct SharedPrefixStats {
+  int64_t steps = 0;          // decode steps that ran the shared pass
+  int64_t grouped_seqs = 0;   // sequences in a group, summed over those steps
+  int64_t blocks_saved = 0;   // KV block reads saved per kv head and layer, summed over those steps
 };
 
 class CudaBackend final : public Backend {
@@ -94,6 +103,9 @@ class CudaBackend final : public Backend {
   void set_gemv_features_per_block(int n);
   void set_fused_gemv_groups(int n);
   void set_fused_norms(bool on);
+  // Switches shared-prefix decode attention (benchmark A/B); forgets captured graphs.
+  void set_shared_prefix_attention(bool on);
+  const SharedPrefixStats& shared_prefix_stats() const { return prefix_stats_; }
 
   std::string device_name() const { return device_name_; }
   size_t weight_bytes() const;
@@ -144,10 +156,21 @@ class CudaBackend final : public Backend {
   SeqId next_id_ = 0;
   PrefixCacheStats prefix_stats_;
 
-  // Decode steps (one new token per sequence, all with logits) by batch size: how often each
-  // size ran eagerly, and the graph captured on its second run.
-  std::map<int, int> decode_runs_;
-  std::map<int, cudaGraphExec_t> graphs_;
+  // Decode steps (one new token per sequence, all with logits) by batch size and whether the
+  // step runs the shared-prefix pass: how often each key ran eagerly, and the graph captured on
+  // its second run. The grouping itself (which sequences, how many blocks) is not in the key: it
+  // is step metadata at offsets fixed by the batch size, and both attention grids depend on the
+  // batch size only, so one graph replays any grouping. Keying by the grouping would recapture
+  // whenever continuous batching swaps a sequence; the flag alone keeps steps without sharing
+  // free of the shared pass's launches.
+  struct DecodeGraphKey {
+    int batch = 0;
+    bool shared_prefix = false;
+    auto operator<=>(const DecodeGraphKey&) const = default;
+  };
+  std::map<DecodeGraphKey, int> decode_runs_;
+  std::map<DecodeGraphKey, cudaGraphExec_t> graphs_;
+  SharedPrefixStats prefix_stats_;
 };
 
 // Uploads the weights to the device; `weights` may be dropped once this returns.
