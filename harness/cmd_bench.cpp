@@ -29,6 +29,7 @@
 #ifdef YARDSTICK_HAVE_CUDA
 #include <unistd.h>
 
+#include "engine/cuda/attention.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/probes.h"
 #include "engine/sampler.h"
@@ -358,6 +359,15 @@ void run_bench(const BenchArgs& a) {
   fmt::print(stderr, "bench: prefill {} x {}\n", a.prefill_seqs, a.prefill_len);
   rows.push_back({fmt::format("prefill {} x {} tokens", a.prefill_seqs, a.prefill_len), bench_prefill(*backend, a, rng),
                   prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate), hf_rate("prefill_tok_s", "")});
+  if (cuda::attention_prefill_mma_supports(backend->config().head_dim)) {
+    // A/B of the prefill attention: the SIMT kernel instead of the tensor-core one.
+    backend->set_mma_prefill_attention(false);
+    fmt::print(stderr, "bench: prefill {} x {}, SIMT attention\n", a.prefill_seqs, a.prefill_len);
+    rows.push_back({fmt::format("prefill {} x {} tokens, SIMT attention", a.prefill_seqs, a.prefill_len),
+                    bench_prefill(*backend, a, rng), prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate),
+                    hf_rate("prefill_tok_s", "")});
+    backend->set_mma_prefill_attention(CudaBackendOptions{}.mma_prefill_attention);
+  }
   const double context = a.prompt_len + 3 + a.decode_steps / 2.0;
   for (int batch : batches) {
     fmt::print(stderr, "bench: decode at {} sequences\n", batch);

@@ -43,6 +43,8 @@ struct CudaBackendOptions {
   bool fused_norms = true;         // with gemv: residual add in o_proj / down_proj, RMSNorm in the next gemv's input
   int gemv_features_per_block = 4; // bf16 projections through gemv: 1, 2 or 4 outputs a block (gemv.h)
   int fused_gemv_groups = 1;       // RoPE pairs / SwiGLU features a fused gemv block computes: 1 or 2
+  bool mma_prefill_attention = true;     // prefill attention on the tensor cores where the head dim allows
+  bool decode_attention_in_mixed_steps = true;   // a mixed step's 1-token sequences through attention_decode
 };
 
 class CudaBackend final : public Backend {
@@ -87,6 +89,10 @@ class CudaBackend final : public Backend {
   void set_gemv_features_per_block(int n);
   void set_fused_gemv_groups(int n);
   void set_fused_norms(bool on);
+  // Switch the tensor-core prefill attention (off: the SIMT kernel for every head dim), and the
+  // routing of a mixed step's 1-token sequences to the decode attention (benchmark A/B).
+  void set_mma_prefill_attention(bool on);
+  void set_decode_attention_in_mixed_steps(bool on);
 
   std::string device_name() const { return device_name_; }
   size_t weight_bytes() const;
