@@ -140,18 +140,22 @@ TEST_F(CudaKernels, AddRmsNormWithoutResidualOnlyNormalises) {
 
 // ---------------------------------------------------------------- SwiGLU
 
+// FF 172: the element-wise kernel; 1376 (a multiple of 8): the 16-byte one prefill steps use.
+// (FusedGateUpSiluStoresWhatGemvThenSiluMul checks both bitwise against the gemv epilogue.)
 TEST_F(CudaKernels, SiluMulMatchesTheReference) {
   SCOPED_TRACE(trace());
-  const int T = 6, FF = 172;
-  const Bf16Vector gu = random_bf16(size_t(T) * 2 * FF, rng_, 3.0f);
-  DeviceBuffer d_gu = to_device(gu.bits), d_out = to_device(std::vector<uint16_t>(size_t(T) * FF, kPoison));
-  cuda::silu_mul(d_gu.as<bf16>(), d_out.as<bf16>(), T, FF, nullptr);
-  const auto out = bf16_values(to_host<uint16_t>(d_out, size_t(T) * FF));
-  for (int t = 0; t < T; ++t) {
-    for (int f = 0; f < FF; ++f) {
-      const double g = gu.values[size_t(t) * 2 * FF + f], u = gu.values[size_t(t) * 2 * FF + FF + f];
-      const double ref = g / (1 + std::exp(-g)) * u;
-      ASSERT_NEAR(out[size_t(t) * FF + f], ref, 8e-3 * std::fabs(ref) + 1e-6);
+  for (const auto& [T, FF] : {std::pair{6, 172}, std::pair{37, 1376}}) {
+    SCOPED_TRACE("T " + std::to_string(T) + ", FF " + std::to_string(FF));
+    const Bf16Vector gu = random_bf16(size_t(T) * 2 * FF, rng_, 3.0f);
+    DeviceBuffer d_gu = to_device(gu.bits), d_out = to_device(std::vector<uint16_t>(size_t(T) * FF, kPoison));
+    cuda::silu_mul(d_gu.as<bf16>(), d_out.as<bf16>(), T, FF, nullptr);
+    const auto out = bf16_values(to_host<uint16_t>(d_out, size_t(T) * FF));
+    for (int t = 0; t < T; ++t) {
+      for (int f = 0; f < FF; ++f) {
+        const double g = gu.values[size_t(t) * 2 * FF + f], u = gu.values[size_t(t) * 2 * FF + FF + f];
+        const double ref = g / (1 + std::exp(-g)) * u;
+        ASSERT_NEAR(out[size_t(t) * FF + f], ref, 8e-3 * std::fabs(ref) + 1e-6);
+      }
     }
   }
 }
