@@ -368,6 +368,26 @@ void run_bench(const BenchArgs& a) {
                     hf_rate("prefill_tok_s", "")});
     backend->set_mma_prefill_attention(CudaBackendOptions{}.mma_prefill_attention);
   }
+  {
+    // A/B of the prefill projections: cuBLASLt algorithms timed per shape, the residual add in
+    // the matmul epilogue, both (each the opposite of the default).
+    const CudaBackendOptions d;
+    auto variant = [&](bool timed, bool epilogue, const std::string& what) {
+      backend->set_gemm_timed_algorithms(timed);
+      backend->set_gemm_residual_epilogue(epilogue);
+      fmt::print(stderr, "bench: prefill {} x {}, {}\n", a.prefill_seqs, a.prefill_len, what);
+      rows.push_back({fmt::format("prefill {} x {} tokens, {}", a.prefill_seqs, a.prefill_len, what),
+                      bench_prefill(*backend, a, rng), prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate),
+                      hf_rate("prefill_tok_s", "")});
+    };
+    const std::string timed = d.gemm_timed_algorithms ? "heuristic cuBLASLt algorithms" : "timed cuBLASLt algorithms";
+    const std::string epilogue = d.gemm_residual_epilogue ? "residual add apart" : "residual add in the matmul epilogue";
+    variant(!d.gemm_timed_algorithms, d.gemm_residual_epilogue, timed);
+    variant(d.gemm_timed_algorithms, !d.gemm_residual_epilogue, epilogue);
+    variant(!d.gemm_timed_algorithms, !d.gemm_residual_epilogue, timed + ", " + epilogue);
+    backend->set_gemm_timed_algorithms(d.gemm_timed_algorithms);
+    backend->set_gemm_residual_epilogue(d.gemm_residual_epilogue);
+  }
   const double context = a.prompt_len + 3 + a.decode_steps / 2.0;
   for (int batch : batches) {
     fmt::print(stderr, "bench: decode at {} sequences\n", batch);

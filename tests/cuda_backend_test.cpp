@@ -482,6 +482,34 @@ TEST_P(CudaBackendPrefill, TensorCoreAttentionAgreesWithTheSimtKernelAndTheCpuOr
   EXPECT_LE(vs_unrouted.max, 0.1);
 }
 
+// The prefill projection options off their defaults (timed cuBLASLt algorithms, the residual
+// add in the matmul epilogue) against the defaults and the CPU oracle.
+TEST_P(CudaBackendPrefill, GemmOptionsAgreeWithTheDefaultsAndTheCpuOracle) {
+  const size_t V = size_t(cfg_.vocab_size);
+  auto plain = cuda(true);
+  const std::vector<float> defaults = prefill_then_mixed_step(*plain);
+  CpuBackendOptions co;
+  co.threads = 2;
+  CpuBackend cpu(cfg_, Weights::load(dir_, cfg_), co);
+  const std::vector<float> oracle = prefill_then_mixed_step(cpu);
+  for (const auto& [timed, epilogue] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    SCOPED_TRACE(std::string(timed ? "timed algorithms " : "") + (epilogue ? "residual add in the epilogue" : ""));
+    auto b = cuda(true);
+    b->set_gemm_timed_algorithms(timed);
+    b->set_gemm_residual_epilogue(epilogue);
+    const std::vector<float> got = prefill_then_mixed_step(*b), again = prefill_then_mixed_step(*b);
+    ASSERT_EQ(got.size(), defaults.size());
+    EXPECT_EQ(std::memcmp(got.data(), again.data(), got.size() * sizeof(float)), 0) << "the same calls twice differ";
+    const LogprobDiff vs_default = logprob_difference(got, defaults, V), vs_cpu = logprob_difference(got, oracle, V);
+    std::cout << "[ metrics ] head_dim " << cfg_.head_dim << (timed ? ", timed" : "") << (epilogue ? ", epilogue" : "")
+              << ": vs defaults max |dlogprob| " << vs_default.max << ", vs CPU " << vs_cpu.max << " (mean "
+              << vs_cpu.mean << ")\n";
+    EXPECT_LE(vs_default.max, 0.1);
+    EXPECT_LE(vs_cpu.max, kMaxLogprobError);
+    EXPECT_LE(vs_cpu.mean, kMeanLogprobError);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(HeadDims, CudaBackendPrefill,
                          ::testing::Values(PrefillModel{512, 4, 4},    // MHA, head_dim 128
                                            PrefillModel{256, 4, 2}),   // GQA, head_dim 64

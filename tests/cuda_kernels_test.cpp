@@ -568,6 +568,61 @@ TEST_F(CudaKernels, LinearMatchesTheReferenceOnModelShapes) {
   }
 }
 
+// y += x w^T into an fp32 y (the residual stream), against y0 + the fp64 product; with the
+// algorithms timed or not. Timing picks once per shape: the same call twice gives the same bits.
+void check_linear_accumulate(std::mt19937_64& rng, int rows, int out, int in, bool timed) {
+  SCOPED_TRACE("linear_accumulate " + std::to_string(rows) + "x" + std::to_string(in) + " -> " + std::to_string(out) +
+               (timed ? " (timed algorithms)" : ""));
+  const Bf16Vector x = random_bf16(size_t(rows) * in, rng), w = random_bf16(size_t(out) * in, rng, 0.05f);
+  const size_t n = size_t(rows) * out;
+  const Bf16Vector y0 = random_bf16(n, rng, 2.0f);
+  DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits), d_y = to_device(y0.values);
+  cuda::Gemm gemm;
+  gemm.set_timed_algorithms(timed);
+  gemm.linear_accumulate(d_x.as<bf16>(), d_w.as<bf16>(), d_y.as<float>(), rows, out, in, nullptr);
+  const std::vector<float> y = to_host<float>(d_y, n);
+  ASSERT_TRUE(all_finite(y));
+  std::vector<double> ref(n);
+  for (int r = 0; r < rows; ++r)
+    for (int o = 0; o < out; ++o) {
+      double acc = y0.values[size_t(r) * out + o];
+      for (int i = 0; i < in; ++i) acc += double(x.values[size_t(r) * in + i]) * w.values[size_t(o) * in + i];
+      ref[size_t(r) * out + o] = acc;
+    }
+  EXPECT_LT(relative_error(y, ref), 1e-5);
+  // Again from y0: the plan (and its algorithm) is kept, so the bits repeat.
+  ASSERT_EQ(cudaMemcpy(d_y.get(), y0.values.data(), n * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  gemm.linear_accumulate(d_x.as<bf16>(), d_w.as<bf16>(), d_y.as<float>(), rows, out, in, nullptr);
+  EXPECT_EQ(to_host<float>(d_y, n), y);
+}
+
+TEST_F(CudaKernels, LinearAccumulateAddsIntoTheFp32Stream) {
+  SCOPED_TRACE(trace());
+  for (bool timed : {false, true}) {
+    check_linear_accumulate(rng_, 300, 512, 256, timed);   // enough rows to be timed
+    check_linear_accumulate(rng_, 3, 64, 172, timed);      // a few rows: never gemv, never timed
+  }
+}
+
+// Timed algorithms for bf16 outputs: the product matches, and the same call twice repeats it.
+TEST_F(CudaKernels, LinearWithTimedAlgorithmsMatchesAndRepeats) {
+  SCOPED_TRACE(trace());
+  const int rows = 512, out = 768, in = 256;
+  const Bf16Vector x = random_bf16(size_t(rows) * in, rng_), w = random_bf16(size_t(out) * in, rng_, 0.05f);
+  DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits);
+  const size_t n = size_t(rows) * out;
+  DeviceBuffer d_y = to_device(std::vector<uint16_t>(n, kPoison));
+  cuda::Gemm timed, plain;
+  timed.set_timed_algorithms(true);
+  timed.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  const std::vector<uint16_t> first = to_host<uint16_t>(d_y, n);
+  timed.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  EXPECT_EQ(to_host<uint16_t>(d_y, n), first);
+  plain.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  const std::vector<float> a = bf16_values(first), b = bf16_values(to_host<uint16_t>(d_y, n));
+  EXPECT_LT(relative_error(a, std::vector<double>(b.begin(), b.end())), 5e-3) << "timed vs heuristic algorithm";
+}
+
 // The fused decode epilogues must store exactly what the unfused kernels store: the qkv gemv +
 // rope_and_store_kv, and the gate/up gemv + silu_mul, bit for bit (qkv rows, cache slots, act).
 void check_fused_qkv_rope(std::mt19937_64& rng, int NH, int NKV, int HD, int C, std::vector<int> prior, int groups) {

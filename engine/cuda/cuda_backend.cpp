@@ -215,6 +215,7 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& optio
   gemm_ = std::make_unique<cuda::Gemm>();
   gemm_->set_small_batch_gemv(opts_.small_batch_gemv);
   gemm_->set_gemv_features_per_block(opts_.gemv_features_per_block);
+  gemm_->set_timed_algorithms(opts_.gemm_timed_algorithms);
   buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_, prop.multiProcessorCount);
 }
 
@@ -332,6 +333,17 @@ void CudaBackend::set_gemv_features_per_block(int n) {
 // Neither touches decode steps (one token per sequence), so no graph needs forgetting.
 void CudaBackend::set_mma_prefill_attention(bool on) { opts_.mma_prefill_attention = on; }
 void CudaBackend::set_decode_attention_in_mixed_steps(bool on) { opts_.decode_attention_in_mixed_steps = on; }
+
+void CudaBackend::set_gemm_timed_algorithms(bool on) {
+  opts_.gemm_timed_algorithms = on;
+  gemm_->set_timed_algorithms(on);
+  forget_graphs();
+}
+
+void CudaBackend::set_gemm_residual_epilogue(bool on) {
+  opts_.gemm_residual_epilogue = on;
+  forget_graphs();
+}
 
 void CudaBackend::forget_graphs() {
   for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
@@ -565,6 +577,9 @@ void CudaBackend::enqueue_model(const Step& st) {
     if (fuse_norms && gemm_->uses_gemv(in, w, T, in_width)) {
       cuda::gemv_residual_add(in, w, x, partials, T, C, in_width, stream_, opts_.gemv_features_per_block);
       pending_norm = true;
+    } else if (opts_.gemm_residual_epilogue && !gemm_->uses_gemv(in, w, T, in_width)) {
+      gemm_->linear_accumulate(in, w, x, T, C, in_width, stream_);   // x += proj(in), fp32 sums
+      cuda::add_rmsnorm(x, nullptr, norm_weight, h, T, C, eps, stream_);
     } else {
       gemm_->linear(in, w, proj, false, T, C, in_width, stream_);
       cuda::add_rmsnorm(x, proj, norm_weight, h, T, C, eps, stream_);

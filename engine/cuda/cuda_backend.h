@@ -45,6 +45,12 @@ struct CudaBackendOptions {
   int fused_gemv_groups = 1;       // RoPE pairs / SwiGLU features a fused gemv block computes: 1 or 2
   bool mma_prefill_attention = true;     // prefill attention on the tensor cores where the head dim allows
   bool decode_attention_in_mixed_steps = true;   // a mixed step's 1-token sequences through attention_decode
+  // cuBLASLt shapes of >= 256 rows run the fastest of the heuristic's first 8 algorithms, timed on
+  // their first call, not its first choice (gemm.h: the choice, and the bits, may vary by process).
+  bool gemm_timed_algorithms = false;
+  // Projections through cuBLASLt add themselves into the fp32 residual stream in the matmul's
+  // epilogue (beta = 1, no bf16 rounding of the sum), and the norm after them only normalises.
+  bool gemm_residual_epilogue = false;
 };
 
 class CudaBackend final : public Backend {
@@ -93,6 +99,10 @@ class CudaBackend final : public Backend {
   // routing of a mixed step's 1-token sequences to the decode attention (benchmark A/B).
   void set_mma_prefill_attention(bool on);
   void set_decode_attention_in_mixed_steps(bool on);
+  // Switch the cuBLASLt algorithm timing and the residual add in the matmul epilogue (benchmark
+  // A/B); forget captured graphs.
+  void set_gemm_timed_algorithms(bool on);
+  void set_gemm_residual_epilogue(bool on);
 
   std::string device_name() const { return device_name_; }
   size_t weight_bytes() const;
