@@ -254,6 +254,41 @@ double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_
   return double(batch) * a.decode_steps / t;
 }
 
+// Tokens/s of steps that mix `batch` decode sequences (prompt_len tokens of context) with one new
+// prompt of prefill_len tokens each, as the scheduler builds them when work arrives during
+// decoding: median of 3 timed steps after a warm-up. NaN when the KV cache can't hold it.
+double bench_mixed(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_64& rng) {
+  constexpr int kSteps = 4;   // the first is a warm-up
+  const int bs = b.kv_block_size();
+  const int64_t blocks = int64_t(batch) * ((a.prompt_len + kSteps + bs - 1) / bs) + (a.prefill_len + bs - 1) / bs;
+  if (blocks > b.kv_free_blocks()) return NAN;
+  std::vector<SeqId> seqs;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < batch; ++i) {
+    seqs.push_back(b.open_sequence());
+    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
+  }
+  std::vector<int32_t> next = prefill(b, seqs, prompts);
+  std::vector<double> times;
+  for (int step = 0; step < kSteps; ++step) {
+    const SeqId fresh = b.open_sequence();
+    const std::vector<int32_t> prompt = random_ids(rng, a.prefill_len, b.config().vocab_size);
+    std::vector<ForwardChunk> chunks;
+    for (int i = 0; i < batch; ++i) chunks.push_back(ForwardChunk{seqs[size_t(i)], std::span(&next[size_t(i)], 1), 0});
+    chunks.push_back(ForwardChunk{fresh, prompt, a.prefill_len - 1});
+    std::vector<TokenPick> picks(chunks.size());
+    std::vector<PickedToken> out;
+    const auto t0 = Clock::now();
+    b.forward_pick(chunks, picks, out);
+    if (step > 0) times.push_back(seconds_since(t0));
+    for (int i = 0; i < batch; ++i) next[size_t(i)] = out[size_t(i)].token;
+    b.close_sequence(fresh);
+  }
+  for (SeqId s : seqs) b.close_sequence(s);
+  std::sort(times.begin(), times.end());
+  return double(batch + a.prefill_len) / times[times.size() / 2];
+}
+
 // Teacher-forced log-probs of the next token and argmax agreement between two implementations.
 struct Agreement {
   double max_error = 0, sum_error = 0;
@@ -387,6 +422,24 @@ void run_bench(const BenchArgs& a) {
     variant(!d.gemm_timed_algorithms, !d.gemm_residual_epilogue, timed + ", " + epilogue);
     backend->set_gemm_timed_algorithms(d.gemm_timed_algorithms);
     backend->set_gemm_residual_epilogue(d.gemm_residual_epilogue);
+  }
+  {
+    // Mixed steps (decode sequences beside a new prompt): the default, the 1-token sequences
+    // through the prefill kernel as well, and the SIMT prefill kernel.
+    const int batch = 64;
+    auto mixed = [&](const std::string& what) {
+      fmt::print(stderr, "bench: mixed step, {}\n", what);
+      rows.push_back({fmt::format("mixed step: {} decode (ctx {}) + 1 x {} prompt{}", batch, a.prompt_len,
+                                  a.prefill_len, what.empty() ? "" : ", " + what),
+                      bench_mixed(*backend, a, batch, rng), NAN, NAN});
+    };
+    mixed("");
+    backend->set_decode_attention_in_mixed_steps(false);
+    mixed("all in the prefill kernel");
+    backend->set_decode_attention_in_mixed_steps(CudaBackendOptions{}.decode_attention_in_mixed_steps);
+    backend->set_mma_prefill_attention(false);
+    mixed("SIMT prefill attention");
+    backend->set_mma_prefill_attention(CudaBackendOptions{}.mma_prefill_attention);
   }
   const double context = a.prompt_len + 3 + a.decode_steps / 2.0;
   for (int batch : batches) {
