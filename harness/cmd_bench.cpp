@@ -207,6 +207,18 @@ std::vector<int32_t> prefill(CudaBackend& b, const std::vector<SeqId>& seqs,
   return next;
 }
 
+// Opens n sequences (appended to seqs) with prompts of len random tokens; returns their greedy
+// next tokens.
+std::vector<int32_t> open_and_prefill(CudaBackend& b, int n, int len, std::mt19937_64& rng, std::vector<SeqId>& seqs) {
+  std::vector<std::vector<int32_t>> prompts;
+  const size_t first = seqs.size();
+  for (int i = 0; i < n; ++i) {
+    seqs.push_back(b.open_sequence());
+    prompts.push_back(random_ids(rng, len, b.config().vocab_size));
+  }
+  return prefill(b, std::vector<SeqId>(seqs.begin() + std::ptrdiff_t(first), seqs.end()), prompts);
+}
+
 double bench_prefill(CudaBackend& b, const BenchArgs& a, std::mt19937_64& rng) {
   std::vector<double> times;
   for (int rep = 0; rep < 4; ++rep) {   // the first is a warm-up
@@ -233,12 +245,7 @@ double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_
   const int64_t per_seq = (a.prompt_len + kWarmUp + a.decode_steps + b.kv_block_size() - 1) / b.kv_block_size();
   if (per_seq * batch > b.kv_free_blocks()) return NAN;
   std::vector<SeqId> seqs;
-  std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < batch; ++i) {
-    seqs.push_back(b.open_sequence());
-    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
-  }
-  std::vector<int32_t> next = prefill(b, seqs, prompts);
+  std::vector<int32_t> next = open_and_prefill(b, batch, a.prompt_len, rng, seqs);
   std::vector<ForwardChunk> chunks(static_cast<size_t>(batch));
   std::vector<TokenPick> picks(static_cast<size_t>(batch));
   std::vector<PickedToken> out;
@@ -263,12 +270,7 @@ double bench_mixed(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_6
   const int64_t blocks = int64_t(batch) * ((a.prompt_len + kSteps + bs - 1) / bs) + (a.prefill_len + bs - 1) / bs;
   if (blocks > b.kv_free_blocks()) return NAN;
   std::vector<SeqId> seqs;
-  std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < batch; ++i) {
-    seqs.push_back(b.open_sequence());
-    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
-  }
-  std::vector<int32_t> next = prefill(b, seqs, prompts);
+  std::vector<int32_t> next = open_and_prefill(b, batch, a.prompt_len, rng, seqs);
   std::vector<double> times;
   for (int step = 0; step < kSteps; ++step) {
     const SeqId fresh = b.open_sequence();
