@@ -55,6 +55,8 @@ struct BenchArgs {
   int decode_steps = 64;
   int hf_decode_steps = 32;
   std::string batches = "1,8,32,128,256";
+  int mixed_batch = 64;     // decode sequences beside the new prompt of a mixed step (0: no mixed rows)
+  bool prefill_ab = true;   // the prefill A/B rows (attention kernel, cuBLASLt options)
   uint64_t seed = 1;
 };
 
@@ -375,8 +377,9 @@ void run_bench(const BenchArgs& a) {
   const double rate = cuda::measure_gemm_rate();
 
   CudaBackendOptions opts;
-  opts.max_step_seqs = std::max(opts.max_step_seqs, *std::max_element(batches.begin(), batches.end()));
-  opts.max_step_tokens = std::max(opts.max_step_tokens, a.prefill_seqs * a.prefill_len);
+  opts.max_step_seqs = std::max({opts.max_step_seqs, *std::max_element(batches.begin(), batches.end()), a.mixed_batch + 1});
+  opts.max_step_tokens = std::max({opts.max_step_tokens, a.prefill_seqs * a.prefill_len, a.mixed_batch + a.prefill_len});
+  opts.max_step_logits = std::max(opts.max_step_logits, a.mixed_batch + 1);
   const auto t_load = Clock::now();
   std::unique_ptr<CudaBackend> backend =
       a.model_dir.empty() ? CudaBackend::synthetic(cfg, a.seed, opts)
@@ -396,7 +399,7 @@ void run_bench(const BenchArgs& a) {
   fmt::print(stderr, "bench: prefill {} x {}\n", a.prefill_seqs, a.prefill_len);
   rows.push_back({fmt::format("prefill {} x {} tokens", a.prefill_seqs, a.prefill_len), bench_prefill(*backend, a, rng),
                   prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate), hf_rate("prefill_tok_s", "")});
-  if (cuda::attention_prefill_mma_supports(backend->config().head_dim)) {
+  if (a.prefill_ab && cuda::attention_prefill_mma_supports(backend->config().head_dim)) {
     // A/B of the prefill attention: the SIMT kernel instead of the tensor-core one.
     backend->set_mma_prefill_attention(false);
     fmt::print(stderr, "bench: prefill {} x {}, SIMT attention\n", a.prefill_seqs, a.prefill_len);
@@ -405,7 +408,7 @@ void run_bench(const BenchArgs& a) {
                     hf_rate("prefill_tok_s", "")});
     backend->set_mma_prefill_attention(CudaBackendOptions{}.mma_prefill_attention);
   }
-  {
+  if (a.prefill_ab) {
     // A/B of the prefill projections: cuBLASLt algorithms timed per shape, the residual add in
     // the matmul epilogue, both (each the opposite of the default).
     const CudaBackendOptions d;
@@ -425,10 +428,10 @@ void run_bench(const BenchArgs& a) {
     backend->set_gemm_timed_algorithms(d.gemm_timed_algorithms);
     backend->set_gemm_residual_epilogue(d.gemm_residual_epilogue);
   }
-  {
+  if (a.mixed_batch > 0) {
     // Mixed steps (decode sequences beside a new prompt): the default, the 1-token sequences
     // through the prefill kernel as well, and the SIMT prefill kernel.
-    const int batch = 64;
+    const int batch = a.mixed_batch;
     auto mixed = [&](const std::string& what) {
       fmt::print(stderr, "bench: mixed step, {}\n", what);
       rows.push_back({fmt::format("mixed step: {} decode (ctx {}) + 1 x {} prompt{}", batch, a.prompt_len,
@@ -544,6 +547,10 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--decode-steps", args->decode_steps, "timed decode steps")->capture_default_str();
   cmd->add_option("--hf-decode-steps", args->hf_decode_steps, "tokens HF generates per batch")->capture_default_str();
   cmd->add_option("--batches", args->batches, "concurrent sequences for decode")->capture_default_str();
+  cmd->add_option("--mixed-batch", args->mixed_batch,
+                  "decode sequences beside a prefill-len prompt in the mixed-step rows (0: none)")
+      ->capture_default_str();
+  cmd->add_flag("!--no-prefill-ab", args->prefill_ab, "skip the prefill A/B rows");
   cmd->add_option("--seed", args->seed, "seed of the synthetic weights and prompts")->capture_default_str();
   cmd->callback([args] {
 #ifdef YARDSTICK_HAVE_CUDA
