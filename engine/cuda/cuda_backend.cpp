@@ -498,7 +498,7 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
     std::copy(s.blocks.begin(), s.blocks.end(), table);
     std::fill(table + s.blocks.size(), table + max_blocks_, 0);
   }
-  if (st.mma_prefill) {
+  if (st.mma_prefill && !st.decode) {   // a decode step's tiles are never read
     order_tiles_longest_first(host + o_tile_seq, host + o_tile_q0, st.num_tiles, host + o_q_len, host + o_kv_len,
                               query_tile);
   }
