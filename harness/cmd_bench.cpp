@@ -29,6 +29,7 @@
 #ifdef YARDSTICK_HAVE_CUDA
 #include <unistd.h>
 
+#include "engine/cuda/attention.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/probes.h"
 #include "engine/sampler.h"
@@ -56,6 +57,8 @@ struct BenchArgs {
   std::string batches = "1,8,32,128,256";
   int shared_prefix = 0;   // > 0: also decode the largest batch behind a prefix of this many tokens, A/B
 
+  int mixed_batch = 64;     // decode sequences beside the new prompt of a mixed step (0: no mixed rows)
+  bool prefill_ab = true;   // the prefill A/B rows (attention kernel, cuBLASLt options)
   uint64_t seed = 1;
 };
 
@@ -214,6 +217,18 @@ std::vector<int32_t> prefill(CudaBackend& b, const std::vector<SeqId>& seqs,
   return next;
 }
 
+// Opens n sequences (appended to seqs) with prompts of len random tokens; returns their greedy
+// next tokens.
+std::vector<int32_t> open_and_prefill(CudaBackend& b, int n, int len, std::mt19937_64& rng, std::vector<SeqId>& seqs) {
+  std::vector<std::vector<int32_t>> prompts;
+  const size_t first = seqs.size();
+  for (int i = 0; i < n; ++i) {
+    seqs.push_back(b.open_sequence());
+    prompts.push_back(random_ids(rng, len, b.config().vocab_size));
+  }
+  return prefill(b, std::vector<SeqId>(seqs.begin() + std::ptrdiff_t(first), seqs.end()), prompts);
+}
+
 double bench_prefill(CudaBackend& b, const BenchArgs& a, std::mt19937_64& rng) {
   std::vector<double> times;
   for (int rep = 0; rep < 4; ++rep) {   // the first is a warm-up
@@ -259,12 +274,8 @@ double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_
   const int64_t per_seq = (a.prompt_len + kDecodeWarmUp + a.decode_steps + b.kv_block_size() - 1) / b.kv_block_size();
   if (per_seq * batch > b.kv_free_blocks()) return NAN;
   std::vector<SeqId> seqs;
-  std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < batch; ++i) {
-    seqs.push_back(b.open_sequence());
-    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
-  }
-  return timed_decode(b, a, seqs, prefill(b, seqs, prompts));
+  std::vector<int32_t> next = open_and_prefill(b, batch, a.prompt_len, rng, seqs);
+  return timed_decode(b, a, seqs, std::move(next));
 }
 
 // The same behind a common prefix of `shared` tokens (few-shot examples): prefilled once and
@@ -287,6 +298,36 @@ double bench_shared_decode(CudaBackend& b, const BenchArgs& a, int batch, int sh
   }
   b.close_sequence(root);   // the forks keep its blocks
   return timed_decode(b, a, seqs, prefill(b, seqs, prompts));
+}
+
+// Tokens/s of steps that mix `batch` decode sequences (prompt_len tokens of context) with one new
+// prompt of prefill_len tokens each, as the scheduler builds them when work arrives during
+// decoding: median of 3 timed steps after a warm-up. NaN when the KV cache can't hold it.
+double bench_mixed(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_64& rng) {
+  constexpr int kSteps = 4;   // the first is a warm-up
+  const int bs = b.kv_block_size();
+  const int64_t blocks = int64_t(batch) * ((a.prompt_len + kSteps + bs - 1) / bs) + (a.prefill_len + bs - 1) / bs;
+  if (blocks > b.kv_free_blocks()) return NAN;
+  std::vector<SeqId> seqs;
+  std::vector<int32_t> next = open_and_prefill(b, batch, a.prompt_len, rng, seqs);
+  std::vector<double> times;
+  for (int step = 0; step < kSteps; ++step) {
+    const SeqId fresh = b.open_sequence();
+    const std::vector<int32_t> prompt = random_ids(rng, a.prefill_len, b.config().vocab_size);
+    std::vector<ForwardChunk> chunks;
+    for (int i = 0; i < batch; ++i) chunks.push_back(ForwardChunk{seqs[size_t(i)], std::span(&next[size_t(i)], 1), 0});
+    chunks.push_back(ForwardChunk{fresh, prompt, a.prefill_len - 1});
+    std::vector<TokenPick> picks(chunks.size());
+    std::vector<PickedToken> out;
+    const auto t0 = Clock::now();
+    b.forward_pick(chunks, picks, out);
+    if (step > 0) times.push_back(seconds_since(t0));
+    for (int i = 0; i < batch; ++i) next[size_t(i)] = out[size_t(i)].token;
+    b.close_sequence(fresh);
+  }
+  for (SeqId s : seqs) b.close_sequence(s);
+  std::sort(times.begin(), times.end());
+  return double(batch + a.prefill_len) / times[times.size() / 2];
 }
 
 // Teacher-forced log-probs of the next token and argmax agreement between two implementations.
@@ -373,8 +414,9 @@ void run_bench(const BenchArgs& a) {
   const double rate = cuda::measure_gemm_rate();
 
   CudaBackendOptions opts;
-  opts.max_step_seqs = std::max(opts.max_step_seqs, *std::max_element(batches.begin(), batches.end()));
-  opts.max_step_tokens = std::max(opts.max_step_tokens, a.prefill_seqs * a.prefill_len);
+  opts.max_step_seqs = std::max({opts.max_step_seqs, *std::max_element(batches.begin(), batches.end()), a.mixed_batch + 1});
+  opts.max_step_tokens = std::max({opts.max_step_tokens, a.prefill_seqs * a.prefill_len, a.mixed_batch + a.prefill_len});
+  opts.max_step_logits = std::max(opts.max_step_logits, a.mixed_batch + 1);
   const auto t_load = Clock::now();
   std::unique_ptr<CudaBackend> backend =
       a.model_dir.empty() ? CudaBackend::synthetic(cfg, a.seed, opts)
@@ -394,6 +436,53 @@ void run_bench(const BenchArgs& a) {
   fmt::print(stderr, "bench: prefill {} x {}\n", a.prefill_seqs, a.prefill_len);
   rows.push_back({fmt::format("prefill {} x {} tokens", a.prefill_seqs, a.prefill_len), bench_prefill(*backend, a, rng),
                   prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate), hf_rate("prefill_tok_s", "")});
+  if (a.prefill_ab && cuda::attention_prefill_mma_supports(backend->config().head_dim)) {
+    // A/B of the prefill attention: the SIMT kernel instead of the tensor-core one.
+    backend->set_mma_prefill_attention(false);
+    fmt::print(stderr, "bench: prefill {} x {}, SIMT attention\n", a.prefill_seqs, a.prefill_len);
+    rows.push_back({fmt::format("prefill {} x {} tokens, SIMT attention", a.prefill_seqs, a.prefill_len),
+                    bench_prefill(*backend, a, rng), prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate),
+                    hf_rate("prefill_tok_s", "")});
+    backend->set_mma_prefill_attention(CudaBackendOptions{}.mma_prefill_attention);
+  }
+  if (a.prefill_ab) {
+    // A/B of the prefill projections: cuBLASLt algorithms timed per shape, the residual add in
+    // the matmul epilogue, both (each the opposite of the default).
+    const CudaBackendOptions d;
+    auto variant = [&](bool timed, bool epilogue, const std::string& what) {
+      backend->set_gemm_timed_algorithms(timed);
+      backend->set_gemm_residual_epilogue(epilogue);
+      fmt::print(stderr, "bench: prefill {} x {}, {}\n", a.prefill_seqs, a.prefill_len, what);
+      rows.push_back({fmt::format("prefill {} x {} tokens, {}", a.prefill_seqs, a.prefill_len, what),
+                      bench_prefill(*backend, a, rng), prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate),
+                      hf_rate("prefill_tok_s", "")});
+    };
+    const std::string timed = d.gemm_timed_algorithms ? "heuristic cuBLASLt algorithms" : "timed cuBLASLt algorithms";
+    const std::string epilogue = d.gemm_residual_epilogue ? "residual add apart" : "residual add in the matmul epilogue";
+    variant(!d.gemm_timed_algorithms, d.gemm_residual_epilogue, timed);
+    variant(d.gemm_timed_algorithms, !d.gemm_residual_epilogue, epilogue);
+    variant(!d.gemm_timed_algorithms, !d.gemm_residual_epilogue, timed + ", " + epilogue);
+    backend->set_gemm_timed_algorithms(d.gemm_timed_algorithms);
+    backend->set_gemm_residual_epilogue(d.gemm_residual_epilogue);
+  }
+  if (a.mixed_batch > 0) {
+    // Mixed steps (decode sequences beside a new prompt): the default, the 1-token sequences
+    // through the prefill kernel as well, and the SIMT prefill kernel.
+    const int batch = a.mixed_batch;
+    auto mixed = [&](const std::string& what) {
+      fmt::print(stderr, "bench: mixed step, {}\n", what);
+      rows.push_back({fmt::format("mixed step: {} decode (ctx {}) + 1 x {} prompt{}", batch, a.prompt_len,
+                                  a.prefill_len, what.empty() ? "" : ", " + what),
+                      bench_mixed(*backend, a, batch, rng), NAN, NAN});
+    };
+    mixed("");
+    backend->set_decode_attention_in_mixed_steps(false);
+    mixed("all in the prefill kernel");
+    backend->set_decode_attention_in_mixed_steps(CudaBackendOptions{}.decode_attention_in_mixed_steps);
+    backend->set_mma_prefill_attention(false);
+    mixed("SIMT prefill attention");
+    backend->set_mma_prefill_attention(CudaBackendOptions{}.mma_prefill_attention);
+  }
   const double context = a.prompt_len + 3 + a.decode_steps / 2.0;
   for (int batch : batches) {
     fmt::print(stderr, "bench: decode at {} sequences\n", batch);
@@ -517,6 +606,10 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--shared-prefix", args->shared_prefix,
                   "also decode the largest batch behind a common prefix of N tokens, shared-prefix attention on and off")
       ->capture_default_str();
+  cmd->add_option("--mixed-batch", args->mixed_batch,
+                  "decode sequences beside a prefill-len prompt in the mixed-step rows (0: none)")
+      ->capture_default_str();
+  cmd->add_flag("!--no-prefill-ab", args->prefill_ab, "skip the prefill A/B rows");
   cmd->add_option("--seed", args->seed, "seed of the synthetic weights and prompts")->capture_default_str();
   cmd->callback([args] {
 #ifdef YARDSTICK_HAVE_CUDA

@@ -94,7 +94,8 @@ profile() {
   setup_env
   local ncu
   ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-  local short=(bench --synthetic 7b --batches 1 --decode-steps 4 --prefill-seqs 1 --prefill-len 8)
+  local short=(bench --synthetic 7b --batches 1 --decode-steps 4 --prefill-seqs 1 --prefill-len 8 --mixed-batch 0
+               --no-prefill-ab)
   timeout 300 "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv .carry/bin/yardstick "${short[@]}" \
     >"$out/ncu.csv" 2>"$out/ncu.err"
   echo "ncu exit $?"; tail -3 "$out/ncu.err"

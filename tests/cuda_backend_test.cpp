@@ -12,18 +12,24 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <string>
+#include <tuple>
 #include <vector>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/cpu_backend.h"
+#include "engine/cuda/attention.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/model_config.h"
 #include "engine/sampler.h"
 #include "engine/weights.h"
+#include "harness/synth_model.h"
 #include "tests/cuda_test_util.h"
 #include "tests/test_paths.h"
 
@@ -552,6 +558,160 @@ TEST_P(CudaBackendTest, RunsBehindTheEngineThroughOpenModel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaBackendTest, ::testing::Values("llama_mha", "llama_gqa"));
+
+// ---------------------------------------------------------------- prefill attention kernels
+
+// The fixtures' heads (16 and 8 dims) stay on the SIMT prefill kernel; these synthetic models
+// (2 layers, random weights, no tokenizer) have the head dims of the tensor-core kernel.
+struct PrefillModel {
+  int hidden, heads, kv_heads;
+};
+
+class CudaBackendPrefill : public ::testing::TestWithParam<PrefillModel> {
+ protected:
+  void SetUp() override {
+    YARDSTICK_SKIP_WITHOUT_GPU();
+    const PrefillModel m = GetParam();
+    dir_ = fs::temp_directory_path() / ("yardstick-cuda-prefill-" + std::to_string(getpid()) + "-" +
+                                        std::to_string(m.hidden / m.heads) + "-" + std::to_string(m.kv_heads));
+    SynthOptions o;
+    o.out = dir_;
+    o.shape = SynthShape{m.hidden, 2, m.heads, m.kv_heads, 2 * m.hidden, 512, 2048};
+    o.seed = 11;
+    write_synth_model(o);
+    cfg_ = load_model_config(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::unique_ptr<CudaBackend> cuda(bool mma) const {
+    CudaBackendOptions o = small_options();
+    o.max_step_tokens = 2048;
+    o.max_step_logits = 1024;   // the 600-token prompt in one piece, every row with logits
+    o.kv_max_bytes = int64_t(256) << 20;
+    o.mma_prefill_attention = mma;
+    return std::make_unique<CudaBackend>(cfg_, Weights::load(dir_, cfg_), o);
+  }
+  fs::path dir_;
+  ModelConfig cfg_;
+};
+
+// One call prefilling prompts of 600, 17 and 64 tokens (every position's logits), then a mixed
+// step: one token for each of the first two, a new 100-token prompt, and one token for the
+// third. Returns every logits row of both calls.
+std::vector<float> prefill_then_mixed_step(Backend& b) {
+  std::mt19937_64 rng(5);
+  auto ids = [&](int n) {
+    std::vector<int32_t> v(static_cast<size_t>(n));
+    for (auto& id : v) id = int32_t(3 + rng() % 400);
+    return v;
+  };
+  const std::vector<std::vector<int32_t>> prompts = {ids(600), ids(17), ids(64)};
+  std::vector<SeqId> seqs;
+  std::vector<ForwardChunk> chunks;
+  for (const auto& p : prompts) {
+    seqs.push_back(b.open_sequence());
+    chunks.push_back(ForwardChunk{seqs.back(), p, 0});
+  }
+  std::vector<float> all, logits;
+  b.forward(chunks, logits);
+  all = logits;
+  const std::vector<int32_t> next = ids(3), fresh = ids(100);
+  seqs.push_back(b.open_sequence());
+  chunks = {ForwardChunk{seqs[0], std::span(&next[0], 1), 0}, ForwardChunk{seqs[1], std::span(&next[1], 1), 0},
+            ForwardChunk{seqs[3], fresh, 0}, ForwardChunk{seqs[2], std::span(&next[2], 1), 0}};
+  b.forward(chunks, logits);
+  all.insert(all.end(), logits.begin(), logits.end());
+  for (SeqId s : seqs) b.close_sequence(s);
+  return all;
+}
+
+struct LogprobDiff {
+  double max = 0, mean = 0;
+};
+
+LogprobDiff logprob_difference(const std::vector<float>& a, const std::vector<float>& b, size_t V) {
+  LogprobDiff d;
+  size_t n = 0;
+  for (size_t r = 0; r < a.size() / V; ++r) {
+    const auto x = log_softmax(row(a, r, V)), y = log_softmax(row(b, r, V));
+    for (size_t i = 0; i < V; ++i, ++n) {
+      d.max = std::max(d.max, std::fabs(x[i] - y[i]));
+      d.mean += std::fabs(x[i] - y[i]);
+    }
+  }
+  d.mean /= double(std::max<size_t>(n, 1));
+  return d;
+}
+
+TEST_P(CudaBackendPrefill, TensorCoreAttentionAgreesWithTheSimtKernelAndTheCpuOracle) {
+  ASSERT_TRUE(cuda::attention_prefill_mma_supports(cfg_.head_dim)) << "head_dim " << cfg_.head_dim;
+  const size_t V = size_t(cfg_.vocab_size);
+  auto mma = cuda(true), simt = cuda(false);
+  const std::vector<float> with_mma = prefill_then_mixed_step(*mma);
+  const std::vector<float> again = prefill_then_mixed_step(*mma);
+  const std::vector<float> with_simt = prefill_then_mixed_step(*simt);
+  mma->set_decode_attention_in_mixed_steps(false);   // every sequence of the mixed step in the prefill kernel
+  const std::vector<float> unrouted = prefill_then_mixed_step(*mma);
+  CpuBackendOptions co;
+  co.threads = 2;
+  CpuBackend cpu(cfg_, Weights::load(dir_, cfg_), co);
+  const std::vector<float> oracle = prefill_then_mixed_step(cpu);
+  ASSERT_EQ(with_mma.size(), (600 + 17 + 64 + 103) * V);
+  ASSERT_EQ(with_simt.size(), with_mma.size());
+  ASSERT_EQ(unrouted.size(), with_mma.size());
+  ASSERT_EQ(oracle.size(), with_mma.size());
+  EXPECT_EQ(std::memcmp(with_mma.data(), again.data(), with_mma.size() * sizeof(float)), 0)
+      << "the same calls twice differ";
+
+  const LogprobDiff vs_cpu = logprob_difference(with_mma, oracle, V), simt_vs_cpu = logprob_difference(with_simt, oracle, V);
+  const LogprobDiff vs_simt = logprob_difference(with_mma, with_simt, V);
+  const LogprobDiff vs_unrouted = logprob_difference(with_mma, unrouted, V);
+  std::cout << "[ metrics ] head_dim " << cfg_.head_dim << ": tensor-core prefill vs CPU oracle max |dlogprob| "
+            << vs_cpu.max << " (mean " << vs_cpu.mean << "), SIMT vs CPU " << simt_vs_cpu.max << " (mean "
+            << simt_vs_cpu.mean << "), tensor-core vs SIMT " << vs_simt.max << ", mixed step routed vs unrouted "
+            << vs_unrouted.max << "\n";
+  EXPECT_LE(vs_cpu.max, kMaxLogprobError);
+  EXPECT_LE(vs_cpu.mean, kMeanLogprobError);
+  EXPECT_LE(vs_simt.max, 0.1);
+  EXPECT_LE(vs_unrouted.max, 0.1);
+}
+
+// The prefill projection options off their defaults (timed cuBLASLt algorithms, the residual
+// add in the matmul epilogue) against the defaults and the CPU oracle.
+TEST_P(CudaBackendPrefill, GemmOptionsAgreeWithTheDefaultsAndTheCpuOracle) {
+  const size_t V = size_t(cfg_.vocab_size);
+  auto plain = cuda(true);
+  const std::vector<float> defaults = prefill_then_mixed_step(*plain);
+  CpuBackendOptions co;
+  co.threads = 2;
+  CpuBackend cpu(cfg_, Weights::load(dir_, cfg_), co);
+  const std::vector<float> oracle = prefill_then_mixed_step(cpu);
+  for (const auto& [timed, epilogue] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    SCOPED_TRACE(std::string(timed ? "timed algorithms " : "") + (epilogue ? "residual add in the epilogue" : ""));
+    auto b = cuda(true);
+    b->set_gemm_timed_algorithms(timed);
+    b->set_gemm_residual_epilogue(epilogue);
+    const std::vector<float> got = prefill_then_mixed_step(*b), again = prefill_then_mixed_step(*b);
+    ASSERT_EQ(got.size(), defaults.size());
+    EXPECT_EQ(std::memcmp(got.data(), again.data(), got.size() * sizeof(float)), 0) << "the same calls twice differ";
+    const LogprobDiff vs_default = logprob_difference(got, defaults, V), vs_cpu = logprob_difference(got, oracle, V);
+    std::cout << "[ metrics ] head_dim " << cfg_.head_dim << (timed ? ", timed" : "") << (epilogue ? ", epilogue" : "")
+              << ": vs defaults max |dlogprob| " << vs_default.max << ", vs CPU " << vs_cpu.max << " (mean "
+              << vs_cpu.mean << ")\n";
+    EXPECT_LE(vs_default.max, 0.1);
+    EXPECT_LE(vs_cpu.max, kMaxLogprobError);
+    EXPECT_LE(vs_cpu.mean, kMeanLogprobError);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(HeadDims, CudaBackendPrefill,
+                         ::testing::Values(PrefillModel{512, 4, 4},    // MHA, head_dim 128
+                                           PrefillModel{256, 4, 2}),   // GQA, head_dim 64
+                         [](const auto& info) {
+                           return "head_dim_" + std::to_string(info.param.hidden / info.param.heads) +
+                                  (info.param.kv_heads < info.param.heads ? "_gqa" : "_mha");
+                         });
 
 TEST(CudaBackendMemory, AModelThatDoesNotFitSaysWhatItNeedsAndWhatIsFree) {
   YARDSTICK_SKIP_WITHOUT_GPU();

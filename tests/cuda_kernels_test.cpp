@@ -146,18 +146,22 @@ TEST_F(CudaKernels, AddRmsNormWithoutResidualOnlyNormalises) {
 
 // ---------------------------------------------------------------- SwiGLU
 
+// FF 172: the element-wise kernel; 1376 (a multiple of 8): the 16-byte one prefill steps use.
+// (FusedGateUpSiluStoresWhatGemvThenSiluMul checks both bitwise against the gemv epilogue.)
 TEST_F(CudaKernels, SiluMulMatchesTheReference) {
   SCOPED_TRACE(trace());
-  const int T = 6, FF = 172;
-  const Bf16Vector gu = random_bf16(size_t(T) * 2 * FF, rng_, 3.0f);
-  DeviceBuffer d_gu = to_device(gu.bits), d_out = to_device(std::vector<uint16_t>(size_t(T) * FF, kPoison));
-  cuda::silu_mul(d_gu.as<bf16>(), d_out.as<bf16>(), T, FF, nullptr);
-  const auto out = bf16_values(to_host<uint16_t>(d_out, size_t(T) * FF));
-  for (int t = 0; t < T; ++t) {
-    for (int f = 0; f < FF; ++f) {
-      const double g = gu.values[size_t(t) * 2 * FF + f], u = gu.values[size_t(t) * 2 * FF + FF + f];
-      const double ref = g / (1 + std::exp(-g)) * u;
-      ASSERT_NEAR(out[size_t(t) * FF + f], ref, 8e-3 * std::fabs(ref) + 1e-6);
+  for (const auto& [T, FF] : {std::pair{6, 172}, std::pair{37, 1376}}) {
+    SCOPED_TRACE("T " + std::to_string(T) + ", FF " + std::to_string(FF));
+    const Bf16Vector gu = random_bf16(size_t(T) * 2 * FF, rng_, 3.0f);
+    DeviceBuffer d_gu = to_device(gu.bits), d_out = to_device(std::vector<uint16_t>(size_t(T) * FF, kPoison));
+    cuda::silu_mul(d_gu.as<bf16>(), d_out.as<bf16>(), T, FF, nullptr);
+    const auto out = bf16_values(to_host<uint16_t>(d_out, size_t(T) * FF));
+    for (int t = 0; t < T; ++t) {
+      for (int f = 0; f < FF; ++f) {
+        const double g = gu.values[size_t(t) * 2 * FF + f], u = gu.values[size_t(t) * 2 * FF + FF + f];
+        const double ref = g / (1 + std::exp(-g)) * u;
+        ASSERT_NEAR(out[size_t(t) * FF + f], ref, 8e-3 * std::fabs(ref) + 1e-6);
+      }
     }
   }
 }
@@ -307,26 +311,51 @@ void expect_close_to_reference(const std::vector<float>& out, const std::vector<
   for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
   EXPECT_LT(worst, 1e-2);
 }
+// Query tiles of `tile` new tokens over every sequence, as (sequence, first query) lists.
+struct QueryTiles {
+  std::vector<int32_t> seq, q0;
+  QueryTiles(const PagedBatch& pb, int tile) {
+    for (size_t b = 0; b < pb.q_len.size(); ++b)
+      for (int q = 0; q < pb.q_len[b]; q += tile) {
+        seq.push_back(int32_t(b));
+        q0.push_back(q);
+      }
+  }
+  // The same tiles in another order (the kernels must not depend on it).
+  void shuffle(std::mt19937_64& rng) {
+    std::vector<size_t> order(seq.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<int32_t> s, q;
+    for (size_t i : order) {
+      s.push_back(seq[i]);
+      q.push_back(q0[i]);
+    }
+    seq = std::move(s);
+    q0 = std::move(q);
+  }
+};
 
 // Fills the cache of every sequence, runs attention (decode when every q_len is 1, else
 // prefill) and compares against softmax(q k^T / sqrt(HD)) v in fp64. Decode runs once per split
 // case, each twice on the same inputs: the two outputs must be bitwise equal, and the merge
-// tickets back at zero after each launch.
+// tickets back at zero after each launch. Prefill runs the SIMT kernel once and, at the head
+// dims it supports, the tensor-core kernel twice (its tiles shuffled): bitwise equal to each
+// other, and close to the SIMT kernel's outputs as well as to the reference.
 void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode,
                      const std::vector<SplitCase>& split_cases = {SplitCase{}}) {
   const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
   const Bf16Vector k = random_bf16(cache_elems, rng), v = random_bf16(cache_elems, rng);
   const Bf16Vector qkv = random_bf16(size_t(pb.T) * pb.qkv_width(), rng);
-  std::vector<int32_t> tile_seq, tile_q0;
-  for (size_t b = 0; b < pb.q_len.size(); ++b)
-    for (int q0 = 0; q0 < pb.q_len[b]; q0 += cuda::kPrefillQueryTile) {
-      tile_seq.push_back(int32_t(b));
-      tile_q0.push_back(q0);
-    }
+  const QueryTiles tiles(pb, cuda::kPrefillQueryTile);
+  QueryTiles mma_tiles(pb, cuda::kPrefillMmaQueryTile);
+  mma_tiles.shuffle(rng);
+  const std::vector<int32_t>& tile_seq = tiles.seq;
   std::vector<int32_t> q_len(pb.q_len.begin(), pb.q_len.end());
   DeviceBuffer d_k = to_device(k.bits), d_v = to_device(v.bits), d_qkv = to_device(qkv.bits),
                d_tables = to_device(pb.tables), d_q_start = to_device(pb.q_start), d_q_len = to_device(q_len),
-               d_kv_len = to_device(pb.kv_len), d_tile_seq = to_device(tile_seq), d_tile_q0 = to_device(tile_q0);
+               d_kv_len = to_device(pb.kv_len), d_tile_seq = to_device(tiles.seq), d_tile_q0 = to_device(tiles.q0),
+               d_mma_seq = to_device(mma_tiles.seq), d_mma_q0 = to_device(mma_tiles.q0);
   const size_t out_elems = size_t(pb.T) * pb.NH * pb.HD;
   DeviceBuffer d_out = to_device(std::vector<uint16_t>(out_elems, kPoison));
   cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, pb.NKV, pb.HD};
@@ -356,9 +385,23 @@ void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode,
       EXPECT_EQ(runs[runs.size() - 2].second, runs.back().second) << name << ": the same inputs twice differ";
     }
   } else {
+    poison_out();
     cuda::attention_prefill(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, d_tile_seq.as<int32_t>(),
                             d_tile_q0.as<int32_t>(), int(tile_seq.size()), nullptr);
     runs.emplace_back("prefill", to_host<uint16_t>(d_out, out_elems));
+    if (cuda::attention_prefill_mma_supports(pb.HD)) {
+      for (int rep = 0; rep < 2; ++rep) {
+        poison_out();
+        cuda::attention_prefill_mma(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, d_mma_seq.as<int32_t>(),
+                                    d_mma_q0.as<int32_t>(), int(mma_tiles.seq.size()), nullptr);
+        ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+        runs.emplace_back("prefill on the tensor cores", to_host<uint16_t>(d_out, out_elems));
+      }
+      EXPECT_EQ(runs[1].second, runs[2].second) << "tensor-core prefill: the same inputs twice differ";
+      const auto simt = bf16_values(runs[0].second), mma = bf16_values(runs[1].second);
+      EXPECT_LT(relative_error(mma, std::vector<double>(simt.begin(), simt.end())), 5e-3)
+          << "tensor-core prefill vs the SIMT kernel";
+    }
   }
 
   const std::vector<double> ref = attention_reference(pb, qkv, k, v);
@@ -387,6 +430,86 @@ TEST_F(CudaKernels, PrefillAttentionSmallHeads) {
   check_attention(pb, rng_, false);
   PagedBatch tiny(8, 1, 8, {0, 30}, {40, 5}, rng_);   // the GQA fixture's heads
   check_attention(tiny, rng_, false);
+}
+
+// The tensor-core kernel's edges: prompts of one token, of one KV block and either side of it,
+// of 8 query tiles and one short of it, either side of one tile; MHA and GQA, head dims 64 and
+// 128 (each check also runs the SIMT kernel, and the tensor-core kernel twice).
+TEST_F(CudaKernels, PrefillAttentionPromptLengthsAroundTileAndBlockEdges) {
+  SCOPED_TRACE(trace());
+  PagedBatch mha(4, 4, 128, {0, 0, 0, 0, 0, 0}, {1, 15, 16, 17, 511, 512}, rng_);
+  check_attention(mha, rng_, false);
+  PagedBatch gqa(8, 2, 64, {0, 0, 0, 0}, {1, 17, 63, 65}, rng_);
+  check_attention(gqa, rng_, false);
+}
+
+// Many key tiles through the two-stage pipeline: 16, 24 (not a multiple of the query tile).
+TEST_F(CudaKernels, PrefillAttentionLongPrompts) {
+  SCOPED_TRACE(trace());
+  PagedBatch gqa(4, 1, 64, {0, 0}, {1024, 1500}, rng_);
+  check_attention(gqa, rng_, false);
+  PagedBatch mha(2, 2, 128, {0}, {1024}, rng_);
+  check_attention(mha, rng_, false);
+}
+
+// A chunk of new tokens after cached ones (query positions offset, the first query tile not
+// aligned to the key tiles), mixed in one step with fresh prompts and 1-token sequences.
+TEST_F(CudaKernels, PrefillAttentionChunksAfterCachedTokensMixedWithOtherSequences) {
+  SCOPED_TRACE(trace());
+  PagedBatch mha(4, 4, 128, {512, 5, 0, 1000, 77, 0}, {512, 100, 300, 1, 1, 64}, rng_);
+  check_attention(mha, rng_, false);
+  PagedBatch gqa(8, 2, 64, {1, 63, 64, 1499}, {130, 2, 65, 17}, rng_);
+  check_attention(gqa, rng_, false);
+}
+
+// A token's output is the same bits however its prompt is cut into chunks and whatever else
+// shares the step (batch invariance): one sequence of L tokens prefilled at once, then its
+// last L - c tokens as a chunk after c cached ones, beside another sequence.
+TEST_F(CudaKernels, TensorCorePrefillIsBitwiseTheSameHoweverThePromptIsChunked) {
+  SCOPED_TRACE(trace());
+  for (const auto& [NH, NKV, HD] : {std::tuple{4, 4, 128}, std::tuple{8, 2, 64}}) {
+    const int L = 700;
+    PagedBatch pb(NH, NKV, HD, {0}, {L}, rng_);
+    SCOPED_TRACE("NH " + std::to_string(NH) + ", NKV " + std::to_string(NKV) + ", HD " + std::to_string(HD));
+    const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
+    const Bf16Vector k = random_bf16(cache_elems, rng_), v = random_bf16(cache_elems, rng_);
+    // Rows: the L tokens, then 40 of another sequence that shares the cache's first blocks.
+    const Bf16Vector qkv = random_bf16(size_t(L + 40) * pb.qkv_width(), rng_);
+    DeviceBuffer d_k = to_device(k.bits), d_v = to_device(v.bits), d_qkv = to_device(qkv.bits);
+    const size_t width = size_t(NH) * HD;
+    // Runs one step of (q_start, q_len, kv_len) sequences, all on pb's block table row 0.
+    auto run = [&](const std::vector<int32_t>& q_start, const std::vector<int32_t>& q_len,
+                   const std::vector<int32_t>& kv_len, int rows) {
+      std::vector<int32_t> tables;
+      for (size_t b = 0; b < q_start.size(); ++b) tables.insert(tables.end(), pb.tables.begin(), pb.tables.end());
+      std::vector<int32_t> tile_seq, tile_q0;
+      for (size_t b = 0; b < q_start.size(); ++b)
+        for (int q = 0; q < q_len[b]; q += cuda::kPrefillMmaQueryTile) {
+          tile_seq.push_back(int32_t(b));
+          tile_q0.push_back(q);
+        }
+      DeviceBuffer d_tables = to_device(tables), d_q_start = to_device(q_start), d_q_len = to_device(q_len),
+                   d_kv_len = to_device(kv_len), d_seq = to_device(tile_seq), d_q0 = to_device(tile_q0);
+      DeviceBuffer d_out = to_device(std::vector<uint16_t>(size_t(rows) * width, kPoison));
+      const cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, NKV, HD};
+      const cuda::BatchView batch{d_q_start.as<int32_t>(), d_q_len.as<int32_t>(), d_kv_len.as<int32_t>(),
+                                  int(q_start.size())};
+      cuda::attention_prefill_mma(d_qkv.as<bf16>(), d_out.as<bf16>(), {NH, float(1.0 / std::sqrt(double(HD)))}, kv,
+                                  batch, d_seq.as<int32_t>(), d_q0.as<int32_t>(), int(tile_seq.size()), nullptr);
+      EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+      return to_host<uint16_t>(d_out, size_t(rows) * width);
+    };
+    const std::vector<uint16_t> whole = run({0}, {L}, {L}, L);
+    for (int c : {1, 17, 64, 300, L - 1}) {
+      SCOPED_TRACE("chunk after " + std::to_string(c) + " cached tokens");
+      // Rows c .. L - 1 of the prompt as the step's first sequence; the other sequence (40
+      // tokens at positions 200 .. 239) after them.
+      const std::vector<uint16_t> chunked = run({c, L}, {L - c, 40}, {L, 240}, L + 40);
+      for (size_t i = size_t(c) * width; i < size_t(L) * width; ++i) {
+        ASSERT_EQ(chunked[i], whole[i]) << "row " << i / width << ", column " << i % width;
+      }
+    }
+  }
 }
 
 // Unsplit; 8 splits of at least 128 keys (the backend's choice for 2 sequences of 32 heads on
@@ -654,6 +777,61 @@ TEST_F(CudaKernels, LinearMatchesTheReferenceOnModelShapes) {
     check_linear(rng_, 5, 256, 64, true, gemv);        // an lm_head into fp32 logits
     check_linear(rng_, 1, 3000, 4096, true, gemv);     // one row of logits
   }
+}
+
+// y += x w^T into an fp32 y (the residual stream), against y0 + the fp64 product; with the
+// algorithms timed or not. Timing picks once per shape: the same call twice gives the same bits.
+void check_linear_accumulate(std::mt19937_64& rng, int rows, int out, int in, bool timed) {
+  SCOPED_TRACE("linear_accumulate " + std::to_string(rows) + "x" + std::to_string(in) + " -> " + std::to_string(out) +
+               (timed ? " (timed algorithms)" : ""));
+  const Bf16Vector x = random_bf16(size_t(rows) * in, rng), w = random_bf16(size_t(out) * in, rng, 0.05f);
+  const size_t n = size_t(rows) * out;
+  const Bf16Vector y0 = random_bf16(n, rng, 2.0f);
+  DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits), d_y = to_device(y0.values);
+  cuda::Gemm gemm;
+  gemm.set_timed_algorithms(timed);
+  gemm.linear_accumulate(d_x.as<bf16>(), d_w.as<bf16>(), d_y.as<float>(), rows, out, in, nullptr);
+  const std::vector<float> y = to_host<float>(d_y, n);
+  ASSERT_TRUE(all_finite(y));
+  std::vector<double> ref(n);
+  for (int r = 0; r < rows; ++r)
+    for (int o = 0; o < out; ++o) {
+      double acc = y0.values[size_t(r) * out + o];
+      for (int i = 0; i < in; ++i) acc += double(x.values[size_t(r) * in + i]) * w.values[size_t(o) * in + i];
+      ref[size_t(r) * out + o] = acc;
+    }
+  EXPECT_LT(relative_error(y, ref), 1e-5);
+  // Again from y0: the plan (and its algorithm) is kept, so the bits repeat.
+  ASSERT_EQ(cudaMemcpy(d_y.get(), y0.values.data(), n * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  gemm.linear_accumulate(d_x.as<bf16>(), d_w.as<bf16>(), d_y.as<float>(), rows, out, in, nullptr);
+  EXPECT_EQ(to_host<float>(d_y, n), y);
+}
+
+TEST_F(CudaKernels, LinearAccumulateAddsIntoTheFp32Stream) {
+  SCOPED_TRACE(trace());
+  for (bool timed : {false, true}) {
+    check_linear_accumulate(rng_, 300, 512, 256, timed);   // enough rows to be timed
+    check_linear_accumulate(rng_, 3, 64, 172, timed);      // a few rows: never gemv, never timed
+  }
+}
+
+// Timed algorithms for bf16 outputs: the product matches, and the same call twice repeats it.
+TEST_F(CudaKernels, LinearWithTimedAlgorithmsMatchesAndRepeats) {
+  SCOPED_TRACE(trace());
+  const int rows = 512, out = 768, in = 256;
+  const Bf16Vector x = random_bf16(size_t(rows) * in, rng_), w = random_bf16(size_t(out) * in, rng_, 0.05f);
+  DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits);
+  const size_t n = size_t(rows) * out;
+  DeviceBuffer d_y = to_device(std::vector<uint16_t>(n, kPoison));
+  cuda::Gemm timed, plain;
+  timed.set_timed_algorithms(true);
+  timed.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  const std::vector<uint16_t> first = to_host<uint16_t>(d_y, n);
+  timed.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  EXPECT_EQ(to_host<uint16_t>(d_y, n), first);
+  plain.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  const std::vector<float> a = bf16_values(first), b = bf16_values(to_host<uint16_t>(d_y, n));
+  EXPECT_LT(relative_error(a, std::vector<double>(b.begin(), b.end())), 5e-3) << "timed vs heuristic algorithm";
 }
 
 // The fused decode epilogues must store exactly what the unfused kernels store: the qkv gemv +

@@ -34,6 +34,20 @@ void attention_prefill(const bf16* qkv,          // [T, (NH + 2 NKV) HD], q head
                        const int32_t* tile_q0,   // [num_tiles] first new-token index of the tile
                        int num_tiles, cudaStream_t stream);
 
+// The same on the tensor cores (attention_prefill_mma.cu), for the head dims it is compiled
+// for; other head dims use attention_prefill. Its query tiles hold kPrefillMmaQueryTile new
+// tokens (tiles listed in any order; the backend lists the ones with the most keys first, so
+// the longest blocks start in the first wave). Every token's output depends only on its own
+// position and keys: bitwise the same however its sequence is chunked or the step composed.
+inline constexpr int kPrefillMmaQueryTile = 64;
+bool attention_prefill_mma_supports(int head_dim);
+void attention_prefill_mma(const bf16* qkv,          // [T, (NH + 2 NKV) HD], q heads first, after RoPE
+                           bf16* out,                // [T, NH HD]
+                           const AttentionShape& shape, const KvLayerView& kv, const BatchView& batch,
+                           const int32_t* tile_seq,  // [num_tiles] sequence of each query tile
+                           const int32_t* tile_q0,   // [num_tiles] first new-token index of the tile
+                           int num_tiles, cudaStream_t stream);
+
 // How attention_decode cuts each sequence's keys across blocks. A step of few sequences gives
 // one block per (query head, sequence) too few blocks to fill the GPU, so each pair gets
 // `splits` blocks, each computing a partial softmax over a contiguous range of keys; the last

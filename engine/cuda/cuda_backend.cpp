@@ -6,6 +6,7 @@
 #include <set>
 #include <span>
 #include <vector>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -145,6 +146,10 @@ using cuda::check;
 struct CudaBackend::Step {
   int T = 0, B = 0, R = 0, num_tiles = 0;
   bool decode = false;   // every sequence brings exactly one token
+  bool mma_prefill = false;   // prefill attention through attention_prefill_mma (its query tiles)
+  // Runs of consecutive 1-token sequences of a mixed step, [first, first + count), whose
+  // attention goes to attention_decode; the query tiles cover the other sequences.
+  std::vector<std::pair<int, int>> decode_runs;
   const int32_t* tokens = nullptr;     // [T]
   const int32_t* pos = nullptr;        // [T]
   const int32_t* tok_seq = nullptr;    // [T]
@@ -171,6 +176,30 @@ void check_config(const ModelConfig& cfg) {
     throw ModelFileError(fmt::format("cuda backend: {} attention heads can't be grouped over {} kv heads",
                                      cfg.num_heads, cfg.num_kv_heads));
   }
+}
+
+// Sorts a step's query tiles by the keys their last query sees, most first: with causal
+// attention the last tiles of a long prompt take the longest, and started last they would run
+// alone at the end of the kernel.
+void order_tiles_longest_first(int32_t* tile_seq,      // [num_tiles]
+                               int32_t* tile_q0,       // [num_tiles]
+                               int num_tiles,
+                               const int32_t* q_len,   // [B]
+                               const int32_t* kv_len,  // [B]
+                               int query_tile) {
+  std::vector<std::pair<int, int>> order(static_cast<size_t>(num_tiles));   // (keys, tile)
+  for (int i = 0; i < num_tiles; ++i) {
+    const int b = tile_seq[i], n = q_len[b];
+    order[size_t(i)] = {kv_len[b] - n + std::min(n, tile_q0[i] + query_tile), i};
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+  std::vector<int32_t> seq(order.size()), q0(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    seq[i] = tile_seq[order[i].second];
+    q0[i] = tile_q0[order[i].second];
+  }
+  std::copy(seq.begin(), seq.end(), tile_seq);
+  std::copy(q0.begin(), q0.end(), tile_q0);
 }
 
 }  // namespace
@@ -209,6 +238,7 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& optio
   gemm_ = std::make_unique<cuda::Gemm>();
   gemm_->set_small_batch_gemv(opts_.small_batch_gemv);
   gemm_->set_gemv_features_per_block(opts_.gemv_features_per_block);
+  gemm_->set_timed_algorithms(opts_.gemm_timed_algorithms);
   buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_, prop.multiProcessorCount);
 }
 
@@ -380,6 +410,21 @@ void CudaBackend::set_shared_prefix_attention(bool on) {
   forget_graphs();
 }
 
+// Neither touches decode steps (one token per sequence), so no graph needs forgetting.
+void CudaBackend::set_mma_prefill_attention(bool on) { opts_.mma_prefill_attention = on; }
+void CudaBackend::set_decode_attention_in_mixed_steps(bool on) { opts_.decode_attention_in_mixed_steps = on; }
+
+void CudaBackend::set_gemm_timed_algorithms(bool on) {
+  opts_.gemm_timed_algorithms = on;
+  gemm_->set_timed_algorithms(on);
+  forget_graphs();
+}
+
+void CudaBackend::set_gemm_residual_epilogue(bool on) {
+  opts_.gemm_residual_epilogue = on;
+  forget_graphs();
+}
+
 void CudaBackend::forget_graphs() {
   for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
   graphs_.clear();
@@ -474,8 +519,17 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
     const int n = int(p.tokens.size());
     st.T += n;
     st.R += n - p.logits_from;
-    st.num_tiles += (n + cuda::kPrefillQueryTile - 1) / cuda::kPrefillQueryTile;
     st.decode = st.decode && n == 1;
+  }
+  // Attention of a step with several tokens per sequence: query tiles of the selected prefill
+  // kernel, except for 1-token sequences routed to the decode kernel (which a decode step would
+  // use for them too, and which reads each of their keys once instead of through a 64-row tile).
+  st.mma_prefill = opts_.mma_prefill_attention && cuda::attention_prefill_mma_supports(cfg_.head_dim);
+  const int query_tile = st.mma_prefill ? cuda::kPrefillMmaQueryTile : cuda::kPrefillQueryTile;
+  const bool route_decode = !st.decode && opts_.decode_attention_in_mixed_steps;
+  for (const Piece& p : pieces) {
+    const int n = int(p.tokens.size());
+    if (!(route_decode && n == 1)) st.num_tiles += (n + query_tile - 1) / query_tile;
   }
   int32_t* host = buf_->meta_host.as<int32_t>();
   const int32_t* dev = buf_->meta_dev.as<int32_t>();
@@ -508,9 +562,17 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
       host[o_tok_seq + size_t(t)] = b;
       if (i >= p.logits_from) host[o_rows + size_t(r++)] = t;
     }
-    for (int q0 = 0; q0 < n; q0 += cuda::kPrefillQueryTile, ++tile) {
-      host[o_tile_seq + size_t(tile)] = b;
-      host[o_tile_q0 + size_t(tile)] = q0;
+    if (route_decode && n == 1) {
+      if (!st.decode_runs.empty() && st.decode_runs.back().first + st.decode_runs.back().second == b) {
+        ++st.decode_runs.back().second;
+      } else {
+        st.decode_runs.emplace_back(b, 1);
+      }
+    } else {
+      for (int q0 = 0; q0 < n; q0 += query_tile, ++tile) {
+        host[o_tile_seq + size_t(tile)] = b;
+        host[o_tile_q0 + size_t(tile)] = q0;
+      }
     }
     int32_t* table = host + o_tables + size_t(b) * size_t(max_blocks_);
     std::copy(s.blocks.begin(), s.blocks.end(), table);
@@ -546,10 +608,14 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
                                          dev + o_members,
                                          reinterpret_cast<const cuda::SharedPrefixItem*>(dev + o_items),
                                          dev + o_num_items, blocks_x};
-      ++prefix_stats_.steps;
-      prefix_stats_.grouped_seqs += int64_t(plan.members.size());
-      prefix_stats_.blocks_saved += plan.blocks_saved();
+      ++shared_prefix_stats_.steps;
+      shared_prefix_stats_.grouped_seqs += int64_t(plan.members.size());
+      shared_prefix_stats_.blocks_saved += plan.blocks_saved();
     }
+  }
+  if (st.mma_prefill && !st.decode) {   // a decode step's tiles are never read
+    order_tiles_longest_first(host + o_tile_seq, host + o_tile_q0, st.num_tiles, host + o_q_len, host + o_kv_len,
+                              query_tile);
   }
   check(cudaMemcpyAsync(buf_->meta_dev.get(), host, at * sizeof(int32_t), cudaMemcpyHostToDevice, stream_),
         "uploading a step's metadata");
@@ -639,6 +705,9 @@ void CudaBackend::enqueue_model(const Step& st) {
     if (fuse_norms && gemm_->uses_gemv(in, w, T, in_width)) {
       cuda::gemv_residual_add(in, w, x, partials, T, C, in_width, stream_, opts_.gemv_features_per_block);
       pending_norm = true;
+    } else if (opts_.gemm_residual_epilogue && !gemm_->uses_gemv(in, w, T, in_width)) {
+      gemm_->linear_accumulate(in, w, x, T, C, in_width, stream_);   // x += proj(in), fp32 sums
+      cuda::add_rmsnorm(x, nullptr, norm_weight, h, T, C, eps, stream_);
     } else {
       gemm_->linear(in, w, proj, false, T, C, in_width, stream_);
       cuda::add_rmsnorm(x, proj, norm_weight, h, T, C, eps, stream_);
@@ -668,7 +737,17 @@ void CudaBackend::enqueue_model(const Step& st) {
       if (st.shared_prefix) cuda::attention_shared_prefix(qkv, shape, kv, st.batch, st.prefix, stream_);
       cuda::attention_decode(qkv, attn, shape, kv, st.batch, buf_->decode_split(NH, st.B), st.prefix, stream_);
     } else {
-      cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
+      for (const auto& [first, count] : st.decode_runs) {   // the run's sequences as a batch of their own
+        const cuda::BatchView run{st.batch.q_start + first, st.batch.q_len + first, st.batch.kv_len + first, count};
+        cuda::KvLayerView run_kv = kv;
+        run_kv.block_tables += size_t(first) * size_t(max_blocks_);
+        cuda::attention_decode(qkv, attn, shape, run_kv, run, buf_->decode_split(NH, count), stream_);
+      }
+      if (st.mma_prefill) {
+        cuda::attention_prefill_mma(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
+      } else {
+        cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
+      }
     }
     // x = x + o_proj(attn); post_attention_layernorm(x)
     project_add_norm(attn, w.wo, NH * HD, w.ffn_norm);

@@ -46,6 +46,14 @@ struct CudaBackendOptions {
   int gemv_features_per_block = 4; // bf16 projections through gemv: 1, 2 or 4 outputs a block (gemv.h)
   int fused_gemv_groups = 1;       // RoPE pairs / SwiGLU features a fused gemv block computes: 1 or 2
   bool shared_prefix_attention = true;  // decode: sequences sharing leading KV blocks read them once (attention.h)
+  bool mma_prefill_attention = true;     // prefill attention on the tensor cores where the head dim allows
+  bool decode_attention_in_mixed_steps = true;   // a mixed step's 1-token sequences through attention_decode
+  // cuBLASLt shapes of >= 256 rows run the fastest of the heuristic's first 8 algorithms, timed on
+  // their first call, not its first choice (gemm.h: the choice, and the bits, may vary by process).
+  bool gemm_timed_algorithms = false;
+  // Projections through cuBLASLt add themselves into the fp32 residual stream in the matmul's
+  // epilogue (beta = 1, no bf16 rounding of the sum), and the norm after them only normalises.
+  bool gemm_residual_epilogue = false;
 };
 
 // What shared-prefix decode attention did since the backend was made (tests, benchmarks).
@@ -105,7 +113,15 @@ class CudaBackend final : public Backend {
   void set_fused_norms(bool on);
   // Switches shared-prefix decode attention (benchmark A/B); forgets captured graphs.
   void set_shared_prefix_attention(bool on);
-  const SharedPrefixStats& shared_prefix_stats() const { return prefix_stats_; }
+  const SharedPrefixStats& shared_prefix_stats() const { return shared_prefix_stats_; }
+  // Switch the tensor-core prefill attention (off: the SIMT kernel for every head dim), and the
+  // routing of a mixed step's 1-token sequences to the decode attention (benchmark A/B).
+  void set_mma_prefill_attention(bool on);
+  void set_decode_attention_in_mixed_steps(bool on);
+  // Switch the cuBLASLt algorithm timing and the residual add in the matmul epilogue (benchmark
+  // A/B); forget captured graphs.
+  void set_gemm_timed_algorithms(bool on);
+  void set_gemm_residual_epilogue(bool on);
 
   std::string device_name() const { return device_name_; }
   size_t weight_bytes() const;
@@ -170,7 +186,7 @@ class CudaBackend final : public Backend {
   };
   std::map<DecodeGraphKey, int> decode_runs_;
   std::map<DecodeGraphKey, cudaGraphExec_t> graphs_;
-  SharedPrefixStats prefix_stats_;
+  SharedPrefixStats shared_prefix_stats_;
 };
 
 // Uploads the weights to the device; `weights` may be dropped once this returns.
