@@ -169,7 +169,7 @@ TEST(CudaPrefixCache, EngineResultsAgreeWithAndWithoutTheCache) {
   Engine on(gqa_backend(true), nullptr, EngineOptions{16, 256});
   const auto want = off.generate(reqs);
   const auto got = on.generate(reqs);
-  for (const auto& r : got) EXPECT_EQ(r.samples[0].finish, FinishReason::Length) << r.samples[0].error;
+  for (const auto& r : got) EXPECT_NE(r.samples[0].finish, FinishReason::Error) << r.samples[0].error;
   const double agree = token_agreement(want, got);
   std::cout << "[ metrics ] prefix cache on vs off: token agreement " << agree << ", cached tokens "
             << on.stats().cached_tokens << " of " << on.stats().cached_tokens + on.stats().prefill_tokens
