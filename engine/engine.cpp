@@ -421,6 +421,7 @@ void schedule(Backend& backend, std::deque<std::unique_ptr<SeqWork>> works,
   stats.decode_tokens += s.decode_tokens;
   stats.forward_seconds += s.forward_seconds;
   stats.prefill_step_seconds += s.prefill_step_seconds;
+  stats.prefill_steps += s.prefill_steps;
   stats.host_seconds += s.total_seconds - s.forward_seconds;
   stats.prefix_cache = backend.prefix_cache_stats();
 }

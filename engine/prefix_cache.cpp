@@ -7,12 +7,12 @@
 
 namespace yardstick {
 
-PrefixIndex::PrefixIndex(int block_size, int64_t num_blocks)
-    : block_size_(block_size), entries_of_(size_t(std::max<int64_t>(num_blocks, 0))) {
+PrefixIndex::PrefixIndex(int block_size, int64_t num_blocks, KeyFn key)
+    : block_size_(block_size), key_of_(key), entries_of_(size_t(std::max<int64_t>(num_blocks, 0))) {
   if (block_size < 1) throw std::invalid_argument("prefix index: block size must be positive");
 }
 
-uint64_t PrefixIndex::key_of(uint64_t parent, std::span<const int32_t> tokens) const {
+uint64_t PrefixIndex::default_key(uint64_t parent, std::span<const int32_t> tokens) {
   // FNV-1a over the parent serial and the tokens, then a final mix (splitmix64's): collisions are
   // resolved by comparing, so this only has to spread keys well.
   uint64_t h = 1469598103934665603ull;
@@ -33,7 +33,7 @@ uint64_t PrefixIndex::key_of(uint64_t parent, std::span<const int32_t> tokens) c
 
 std::optional<PrefixIndex::Match> PrefixIndex::find(uint64_t parent, std::span<const int32_t> tokens) const {
   if (tokens.size() != size_t(block_size_)) return std::nullopt;
-  const auto [lo, hi] = by_key_.equal_range(key_of(parent, tokens));
+  const auto [lo, hi] = by_key_.equal_range(key_of_(parent, tokens));
   for (auto it = lo; it != hi; ++it) {
     const Entry& e = entries_of_[size_t(it->second)];
     if (e.parent == parent && std::equal(tokens.begin(), tokens.end(), e.tokens.begin(), e.tokens.end()))
@@ -53,7 +53,7 @@ uint64_t PrefixIndex::insert(uint64_t parent, std::span<const int32_t> tokens, B
   e.used = true;
   e.parent = parent;
   e.serial = next_serial_++;
-  e.key = key_of(parent, tokens);
+  e.key = key_of_(parent, tokens);
   e.tokens.assign(tokens.begin(), tokens.end());
   e.in_lru = false;
   by_key_.emplace(e.key, block);

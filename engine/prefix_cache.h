@@ -29,8 +29,13 @@ class PrefixIndex {
     uint64_t serial = 0;
   };
 
-  // Block ids are in [0, num_blocks); every block holds block_size tokens.
-  PrefixIndex(int block_size, int64_t num_blocks);
+  // The key a chain's block is filed under; collisions only cost comparisons.
+  using KeyFn = uint64_t (*)(uint64_t parent, std::span<const int32_t> tokens);
+  static uint64_t default_key(uint64_t parent, std::span<const int32_t> tokens);
+
+  // Block ids are in [0, num_blocks); every block holds block_size tokens. `key` may be swapped
+  // (tests file every block under one key to show that look-ups stay exact).
+  PrefixIndex(int block_size, int64_t num_blocks, KeyFn key = &default_key);
 
   int block_size() const { return block_size_; }
 
@@ -70,10 +75,10 @@ class PrefixIndex {
     std::list<BlockId>::iterator lru_pos;
   };
 
-  uint64_t key_of(uint64_t parent, std::span<const int32_t> tokens) const;
   void forget(BlockId block);
 
   int block_size_;
+  KeyFn key_of_;
   std::vector<Entry> entries_of_;                     // [num_blocks]
   std::unordered_multimap<uint64_t, BlockId> by_key_;   // key -> candidate blocks
   std::list<BlockId> lru_;                            // evictable blocks, least recently used first

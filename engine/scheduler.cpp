@@ -228,7 +228,10 @@ class Scheduler {
     b_.forward_pick(chunks, picks, picked);
     const double took = seconds_since(started);
     stats_.forward_seconds += took;
-    if (prefill) stats_.prefill_step_seconds += took;
+    if (prefill) {
+      stats_.prefill_step_seconds += took;
+      ++stats_.prefill_steps;
+    }
     ++stats_.steps;
     if (picked.size() != picks.size())
       throw std::logic_error(fmt::format("{}: forward_pick returned {} rows for {} picks", b_.name(),

@@ -80,6 +80,7 @@ struct SchedulerStats {
   int64_t decode_tokens = 0;    // tokens fed one per sequence
   double forward_seconds = 0;        // inside forward_pick
   double prefill_step_seconds = 0;   // of that, in steps with a chunk of 2+ tokens
+  int64_t prefill_steps = 0;         // steps with a chunk of 2+ tokens
   double total_seconds = 0;          // the whole run_scheduler call
 };
 

@@ -78,6 +78,23 @@ TEST(PrefixIndex, ADuplicateChainKeepsTheCachedBlockAndItsSerial) {
   EXPECT_EQ(idx.entries(), 1);
 }
 
+TEST(PrefixIndex, EveryKeyCollidingStillMatchesOnlyTheExactChain) {
+  PrefixIndex idx(4, 16, [](uint64_t, std::span<const int32_t>) { return uint64_t(42); });
+  const uint64_t a = idx.insert(PrefixIndex::kRoot, block_of(10), 0);
+  const uint64_t b = idx.insert(PrefixIndex::kRoot, block_of(11), 1);
+  const uint64_t a2 = idx.insert(a, block_of(20), 2);
+  const uint64_t b2 = idx.insert(b, block_of(20), 3);   // same tokens, other parent
+  EXPECT_EQ(idx.entries(), 4);
+  EXPECT_EQ(idx.find(PrefixIndex::kRoot, block_of(10))->block, 0);
+  EXPECT_EQ(idx.find(PrefixIndex::kRoot, block_of(11))->block, 1);
+  EXPECT_EQ(idx.find(a, block_of(20))->serial, a2);
+  EXPECT_EQ(idx.find(b, block_of(20))->serial, b2);
+  EXPECT_FALSE(idx.find(PrefixIndex::kRoot, block_of(12)));
+  idx.erase(2);
+  EXPECT_FALSE(idx.find(a, block_of(20)));
+  EXPECT_EQ(idx.find(b, block_of(20))->block, 3);
+}
+
 TEST(PrefixIndex, EvictsTheLeastRecentlyReleasedBlockAndNeverAHeldOne) {
   PrefixIndex idx(4, 8);
   for (int b = 0; b < 4; ++b) idx.insert(PrefixIndex::kRoot, block_of(100 * b), b);
