@@ -4,6 +4,7 @@
 
 #include "engine/cpu_backend.h"
 #include "engine/error.h"
+#include "engine/synthetic_model.h"
 #include "engine/weights.h"
 #ifdef YARDSTICK_HAVE_CUDA
 #include "engine/cuda/cuda_backend.h"
@@ -16,6 +17,29 @@ BackendKind parse_backend_kind(const std::string& name) {
   if (name == "cuda") return BackendKind::Cuda;
   throw InputError(fmt::format("unknown backend '{}' (expected 'cpu' or 'cuda')", name));
 }
+
+namespace {
+
+std::unique_ptr<Engine> make_engine(std::unique_ptr<Backend> backend, const Tokenizer* tokenizer,
+                                    const ModelOptions& options) {
+  EngineOptions engine_options;
+  engine_options.max_batch = options.max_batch;
+  // Prompt tokens per step: the GPU's matrix units want long chunks (and with shared prefixes
+  // cached, only each prompt's own tail is computed); the CPU gains nothing from them.
+  if (options.max_prefill_tokens > 0) engine_options.max_prefill_tokens = options.max_prefill_tokens;
+  else if (options.backend == BackendKind::Cuda) engine_options.max_prefill_tokens = 2048;
+  return std::make_unique<Engine>(std::move(backend), tokenizer, engine_options);
+}
+
+#ifndef YARDSTICK_HAVE_CUDA
+[[noreturn]] void no_cuda() {
+  throw InputError(
+      "the cuda backend was asked for, but this yardstick was built without CUDA "
+      "(configure with -DYARDSTICK_CUDA=ON on a machine with nvcc)");
+}
+#endif
+
+}  // namespace
 
 LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& options) {
   LoadedModel m;
@@ -38,18 +62,47 @@ LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& opt
       backend = make_cuda_backend(m.config, Weights::load(dir, m.config), options);
       break;
 #else
-      throw InputError(
-          "the cuda backend was asked for, but this yardstick was built without CUDA "
-          "(configure with -DYARDSTICK_CUDA=ON on a machine with nvcc)");
+      no_cuda();
 #endif
   }
-  EngineOptions engine_options;
-  engine_options.max_batch = options.max_batch;
-  // Prompt tokens per step: the GPU's matrix units want long chunks (and with shared prefixes
-  // cached, only each prompt's own tail is computed); the CPU gains nothing from them.
-  if (options.max_prefill_tokens > 0) engine_options.max_prefill_tokens = options.max_prefill_tokens;
-  else if (options.backend == BackendKind::Cuda) engine_options.max_prefill_tokens = 2048;
-  m.engine = std::make_unique<Engine>(std::move(backend), m.tokenizer.get(), engine_options);
+  m.engine = make_engine(std::move(backend), m.tokenizer.get(), options);
+  return m;
+}
+
+std::string synthetic_weights_id(const std::string& spec, uint64_t seed, BackendKind backend) {
+  return fmt::format("synthetic:{}:seed={}:{}", spec, seed, backend == BackendKind::Cuda ? "cuda" : "cpu");
+}
+
+LoadedModel open_synthetic_model(const std::string& spec, uint64_t seed, const std::filesystem::path& tokenizer,
+                                 const ModelOptions& options) {
+  const std::string label = "synthetic:" + spec;
+  LoadedModel m;
+  m.config = parse_model_config(synthetic_config(spec), label);
+  m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_file(tokenizer));
+  if (m.tokenizer->vocab_size() > m.config.vocab_size)
+    throw InputError(fmt::format("{}: the tokenizer {} knows {} ids but the model's vocabulary is {}", label,
+                                 tokenizer.string(), m.tokenizer->vocab_size(), m.config.vocab_size));
+  std::unique_ptr<Backend> backend;
+  switch (options.backend) {
+    case BackendKind::Cpu: {
+      CpuBackendOptions cpu;
+      cpu.threads = options.threads;
+      cpu.prefix_cache = options.prefix_cache;
+      // bf16-rounded like the checkpoint synth-model writes; the backend upcasts once.
+      Weights w = synthetic_weights(m.config, seed, m.tokenizer->vocab_size(), m.config.bos_token_id, DType::BF16,
+                                    label);
+      backend = std::make_unique<CpuBackend>(m.config, std::move(w), cpu);
+      break;
+    }
+    case BackendKind::Cuda:
+#ifdef YARDSTICK_HAVE_CUDA
+      backend = make_synthetic_cuda_backend(m.config, seed, options);
+      break;
+#else
+      no_cuda();
+#endif
+  }
+  m.engine = make_engine(std::move(backend), m.tokenizer.get(), options);
   return m;
 }
 

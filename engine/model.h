@@ -24,7 +24,7 @@ struct ModelOptions {
 };
 
 struct LoadedModel {
-  std::filesystem::path dir;
+  std::filesystem::path dir;   // empty for a synthetic model
   ModelConfig config;
   std::unique_ptr<Tokenizer> tokenizer;   // null when the directory has no tokenizer.json
   std::unique_ptr<Engine> engine;
@@ -32,5 +32,19 @@ struct LoadedModel {
 
 // Throws ModelFileError naming the file and the problem.
 LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& options);
+
+// A model of a synthetic_config(spec) shape (engine/synthetic_model.h: "tiny", "7b", "67b" or
+// key=value pairs) with random weights made in memory, nothing read from disk but the tokenizer:
+// on the CPU deterministic f32 weights (bf16-rounded, the values `yardstick synth-model` writes
+// for the same spec, seed and tokenizer); on CUDA random bf16 weights generated on the device
+// (CudaBackend::synthetic; other values than the CPU's). tokenizer: a tokenizer.json or a folder
+// holding one; its vocabulary must fit the spec's. Throws InputError for a bad spec,
+// ModelFileError for the tokenizer.
+LoadedModel open_synthetic_model(const std::string& spec, uint64_t seed, const std::filesystem::path& tokenizer,
+                                 const ModelOptions& options);
+
+// "synthetic:<spec>:seed=<seed>:<backend>": names a synthetic model's weights in place of a
+// digest (the CPU and CUDA generators make different values, so the backend is part of it).
+std::string synthetic_weights_id(const std::string& spec, uint64_t seed, BackendKind backend);
 
 }  // namespace yardstick

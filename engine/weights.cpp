@@ -68,6 +68,7 @@ struct Weights::Impl {
   std::vector<fs::path> files;
   std::vector<SafetensorsFile> safetensors;
   std::vector<TorchCheckpoint> torch;
+  std::vector<OwnedTensor> owned;   // from_memory: the bytes the views point into
   std::map<std::string, Entry, std::less<>> tensors;
 
   void open(const fs::path& file, Format format) {
@@ -143,6 +144,24 @@ Weights Weights::load_unchecked(const fs::path& model_dir) {
 
 Weights Weights::load(const fs::path& model_dir, const ModelConfig& cfg) {
   Weights w = load_unchecked(model_dir);
+  check_weights_against_config(w, cfg);
+  return w;
+}
+
+Weights Weights::from_memory(std::vector<OwnedTensor> tensors, const std::string& label, const ModelConfig& cfg) {
+  Weights w;
+  Impl& impl = *w.impl_;
+  impl.checkpoint = label;
+  impl.files.push_back(label);
+  impl.owned = std::move(tensors);
+  for (const OwnedTensor& t : impl.owned) {
+    TensorView v{t.name, t.dtype, t.shape, t.data.data(), t.data.size()};
+    if (static_cast<size_t>(v.numel()) * dtype_size(t.dtype) != t.data.size())
+      throw ModelFileError(fmt::format("{}: tensor '{}' has {} bytes for shape {}", label, t.name, t.data.size(),
+                                       shape_str(t.shape)));
+    if (!impl.tensors.emplace(t.name, Impl::Entry{v, 0}).second)
+      throw ModelFileError(fmt::format("{}: tensor '{}' is given twice", label, t.name));
+  }
   check_weights_against_config(w, cfg);
   return w;
 }

@@ -14,6 +14,14 @@
 
 namespace yardstick {
 
+// A tensor whose bytes the Weights own (made in memory, e.g. synthetic weights).
+struct OwnedTensor {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<std::byte> data;   // numel * dtype_size(dtype) bytes, row-major
+};
+
 class Weights {
  public:
   Weights();
@@ -30,6 +38,10 @@ class Weights {
 
   // Loads without checking against a config (inspection, tests).
   static Weights load_unchecked(const std::filesystem::path& model_dir);
+
+  // Tensors held in memory; `label` stands in for the file in files() and in error messages
+  // ("synthetic:7b"). Checked against cfg as load() does.
+  static Weights from_memory(std::vector<OwnedTensor> tensors, const std::string& label, const ModelConfig& cfg);
 
   bool has(std::string_view name) const;
   // Throws ModelFileError if absent.

@@ -25,6 +25,7 @@
 
 #include "engine/error.h"
 #include "engine/model_config.h"
+#include "engine/synthetic_model.h"
 #include "harness/commands.h"
 #ifdef YARDSTICK_HAVE_CUDA
 #include <unistd.h>
@@ -61,45 +62,6 @@ struct BenchArgs {
   bool prefill_ab = true;   // the prefill A/B rows (attention kernel, cuBLASLt options)
   uint64_t seed = 1;
 };
-
-// The DeepSeek LLM shapes (shared/reference/config), as config.json would say them.
-json synthetic_config(const std::string& spec) {
-  json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_act", "silu"},
-              {"hidden_size", 4096}, {"intermediate_size", 11008}, {"num_hidden_layers", 30},
-              {"num_attention_heads", 32}, {"num_key_value_heads", 32}, {"max_position_embeddings", 4096},
-              {"vocab_size", 102400}, {"rms_norm_eps", 1e-6}, {"rope_theta", 10000.0},
-              {"tie_word_embeddings", false}, {"bos_token_id", 100000}, {"eos_token_id", 100001}};
-  if (spec == "7b") return cfg;
-  if (spec == "67b") {
-    cfg["hidden_size"] = 8192;
-    cfg["intermediate_size"] = 22016;
-    cfg["num_hidden_layers"] = 95;
-    cfg["num_attention_heads"] = 64;
-    cfg["num_key_value_heads"] = 8;
-    return cfg;
-  }
-  static const std::pair<const char*, const char*> keys[] = {
-      {"layers", "num_hidden_layers"}, {"hidden", "hidden_size"}, {"ffn", "intermediate_size"},
-      {"heads", "num_attention_heads"}, {"kv_heads", "num_key_value_heads"}, {"head_dim", "head_dim"},
-      {"vocab", "vocab_size"}, {"ctx", "max_position_embeddings"}};
-  std::stringstream in(spec);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const size_t eq = item.find('=');
-    const std::string key = item.substr(0, eq);
-    const auto* k = std::find_if(std::begin(keys), std::end(keys), [&](auto& p) { return key == p.first; });
-    if (eq == std::string::npos || k == std::end(keys)) {
-      throw InputError(fmt::format("bench: --synthetic '{}': expected 7b, 67b or key=value pairs of layers, hidden, "
-                                   "ffn, heads, kv_heads, head_dim, vocab, ctx; got '{}'", spec, item));
-    }
-    try {
-      cfg[k->second] = std::stoi(item.substr(eq + 1));
-    } catch (const std::exception&) {
-      throw InputError(fmt::format("bench: --synthetic '{}': '{}' is not a number", spec, item.substr(eq + 1)));
-    }
-  }
-  return cfg;
-}
 
 std::vector<int> parse_batches(const std::string& s) {
   std::vector<int> out;

@@ -1,4 +1,5 @@
 // `yardstick run`: evaluate a model on tasks, storing every sample in SQLite (harness/run.h).
+#include <chrono>
 #include <cstdio>
 
 #include <fmt/core.h>
@@ -28,6 +29,16 @@ void apply_suite(const std::string& name, RunOptions& o) {
   o.suite = fmt::format("{} v{}", suite.name, suite.version);
 }
 
+// "engine: prefill ... | decode ... | host ... | prefix cache ..." (RunOutcome says how the two
+// rates split mixed steps).
+void print_engine_line(const RunOutcome& r) {
+  fmt::print("engine: prefill {} tokens in {:.2f} s ({:.0f} tok/s) | decode {} tokens in {:.2f} s ({:.0f} tok/s) | "
+             "host {:.2f} s | prefix cache {:.1f}% of prompt tokens ({} tokens, {} blocks reused)\n",
+             r.prefill_tokens, r.prefill_step_seconds, r.prefill_tokens_per_second(), r.decode_tokens,
+             r.forward_seconds - r.prefill_step_seconds, r.decode_tokens_per_second(), r.host_seconds,
+             100.0 * r.prefix_hit_rate, r.cached_tokens, r.prefix_blocks_reused);
+}
+
 }  // namespace
 
 void register_run(CLI::App& app) {
@@ -45,7 +56,13 @@ void register_run(CLI::App& app) {
     std::string suite;
   };
   auto args = std::make_shared<Args>();
-  cmd->add_option("--model", args->o.model, "Model directory (HF layout), or \"gold\": answers with the reference solutions");
+  cmd->add_option("--model", args->o.model,
+                  "Model directory (HF layout); \"gold\": answers with the reference solutions; or synthetic:SPEC[:seed=N] "
+                  "(random weights made in memory, SPEC tiny, 7b, 67b or key=value pairs as for `bench --synthetic`): "
+                  "timings of the real workloads without a checkpoint");
+  cmd->add_option("--tokenizer", args->o.tokenizer,
+                  "With --model synthetic:*: tokenizer.json or a folder with one (default: the DeepSeek tokenizer in "
+                  "../shared/reference/tokenizer)");
   cmd->add_option("--tasks", args->o.tasks, "Tasks, e.g. gsm8k (configs/tasks/<name>.json) or a task .json file")
       ->delimiter(',');
   cmd->add_option("--suite", args->suite,
@@ -63,6 +80,11 @@ void register_run(CLI::App& app) {
   cmd->add_option("--backend", args->backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--threads", args->o.threads, "CPU backend threads (0: all cores)");
   cmd->add_option("--max-batch", args->o.max_batch, "Sequences the engine advances together")->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-prefix-cache{false}", args->o.prefix_cache,
+                "Don't reuse the KV state of shared prompt prefixes (speed only: results are the same)");
+  cmd->add_option("--max-prefill-tokens", args->o.max_prefill_tokens,
+                  "Prompt tokens per engine step (default: the backend's; speed only)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--allow-unsandboxed", args->o.allow_unsandboxed,
                 "Where Linux namespaces can't be set up, run model-written code (humaneval, mbpp) without "
                 "them instead of refusing; UNSAFE for untrusted code (docs/sandbox.md)");
@@ -70,6 +92,7 @@ void register_run(CLI::App& app) {
 
   cmd->callback([args] {
     RunOptions o = args->o;
+    o.started_at = std::chrono::steady_clock::now();
     if (args->limit >= 0) o.limit = args->limit;
     if (!args->data_dir.empty()) o.data_dir = args->data_dir;
     if (args->shots >= 0) o.shots = args->shots;
@@ -91,7 +114,14 @@ void register_run(CLI::App& app) {
                    static_cast<double>(r.generated_tokens) / r.generate_seconds);
       if (r.engine_steps > 0) fmt::print(", {} engine steps, {} KV preemptions", r.engine_steps, r.preemptions);
       if (r.load_seconds > 0) fmt::print("; model loaded in {:.1f} s", r.load_seconds);
+      if (r.weights_hashed) fmt::print(" (weights hashed alongside, {:.1f} s more)", r.hash_wait_seconds);
       fmt::print("\n");
+      if (r.engine_steps > 0) print_engine_line(r);
+      if (r.wall_seconds > 0) {
+        fmt::print("time: {:.1f} s from the start of the command", r.wall_seconds);
+        if (r.first_result_seconds > 0) fmt::print(", first sample finished at {:.1f} s", r.first_result_seconds);
+        fmt::print("\n");
+      }
     }
     for (const auto& m : r.metrics)
       fmt::print("{} {} {}: {:.2f}% [{:.2f}, {:.2f}] n={}\n", m.task, m.scorer, m.metric, 100 * m.value,

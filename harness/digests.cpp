@@ -1,7 +1,11 @@
 #include "harness/digests.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include <fmt/core.h>
 
@@ -20,10 +24,17 @@ bool is_weight_file(const std::string& name) {
          (name.rfind("pytorch_model", 0) == 0 && (ends_with(".bin") || ends_with(".bin.index.json")));
 }
 
-std::string digest_of_files(Store& store, const std::vector<std::filesystem::path>& files) {
+// "<file name> <sha256>\n" per file, hashed: the digest of a set of files.
+std::string digest_of_lines(const std::vector<std::filesystem::path>& files, const std::vector<std::string>& digests) {
   std::string lines;
-  for (const auto& f : files) lines += fmt::format("{} {}\n", f.filename().string(), cached_file_digest(store, f));
+  for (size_t i = 0; i < files.size(); ++i) lines += fmt::format("{} {}\n", files[i].filename().string(), digests[i]);
   return sha256_hex(lines);
+}
+
+std::string digest_of_files(Store& store, const std::vector<std::filesystem::path>& files) {
+  std::vector<std::string> digests;
+  for (const auto& f : files) digests.push_back(cached_file_digest(store, f));
+  return digest_of_lines(files, digests);
 }
 
 std::string digest_of_present(Store& store, const std::filesystem::path& dir,
@@ -34,20 +45,62 @@ std::string digest_of_present(Store& store, const std::filesystem::path& dir,
   return files.empty() ? std::string() : digest_of_files(store, files);
 }
 
+struct StatKey {
+  std::filesystem::path abs;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+StatKey stat_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  StatKey k;
+  k.abs = std::filesystem::canonical(file, ec);
+  if (ec) throw Error(fmt::format("{}: cannot be read: {}", file.string(), ec.message()));
+  k.size = static_cast<int64_t>(std::filesystem::file_size(k.abs));
+  k.mtime_ns = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::filesystem::last_write_time(k.abs).time_since_epoch())
+                                        .count());
+  return k;
+}
+
 }  // namespace
 
 std::string cached_file_digest(Store& store, const std::filesystem::path& file) {
-  std::error_code ec;
-  auto abs = std::filesystem::canonical(file, ec);
-  if (ec) throw Error(fmt::format("{}: cannot be read: {}", file.string(), ec.message()));
-  auto size = static_cast<int64_t>(std::filesystem::file_size(abs));
-  auto mtime = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::filesystem::last_write_time(abs).time_since_epoch())
-                                        .count());
-  if (auto hit = store.cached_digest(abs.string(), size, mtime)) return *hit;
-  std::string digest = sha256_file(abs);
-  store.put_cached_digest(abs.string(), size, mtime, digest);
+  StatKey k = stat_file(file);
+  if (auto hit = store.cached_digest(k.abs.string(), k.size, k.mtime_ns)) return *hit;
+  std::string digest = sha256_file(k.abs);
+  store.put_cached_digest(k.abs.string(), k.size, k.mtime_ns, digest);
   return digest;
+}
+
+std::vector<std::string> sha256_files(const std::vector<std::filesystem::path>& files, int max_threads,
+                                      const std::atomic<bool>* cancel) {
+  std::vector<std::string> out(files.size());
+  if (files.empty()) return out;
+  // One file per thread: a file is read sequentially (the disk's read-ahead works best), and
+  // shards are similar in size, so threads finish together.
+  unsigned threads = max_threads > 0 ? unsigned(max_threads) : std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min<unsigned>(threads, unsigned(files.size()));
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr failure;
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+      try {
+        out[i] = sha256_file(files[i], cancel);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!failure) failure = std::current_exception();
+        next = files.size();   // the others stop after their current file
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+  return out;
 }
 
 std::vector<std::filesystem::path> weight_files(const std::filesystem::path& model_dir) {
@@ -63,7 +116,45 @@ std::vector<std::filesystem::path> weight_files(const std::filesystem::path& mod
 }
 
 std::string weights_digest(Store& store, const std::filesystem::path& model_dir) {
-  return digest_of_files(store, weight_files(model_dir));
+  return PendingWeightsDigest(store, model_dir).get();
+}
+
+PendingWeightsDigest::PendingWeightsDigest(Store& store, const std::filesystem::path& model_dir, int max_threads)
+    : store_(store) {
+  std::vector<std::filesystem::path> paths;
+  for (const auto& f : weight_files(model_dir)) {
+    StatKey k = stat_file(f);
+    files_.push_back({f.filename().string(), k.abs, k.size, k.mtime_ns});
+    digests_.push_back(store.cached_digest(k.abs.string(), k.size, k.mtime_ns).value_or(""));
+    if (digests_.back().empty()) {
+      to_hash_.push_back(files_.size() - 1);
+      paths.push_back(k.abs);
+    }
+  }
+  if (!paths.empty())
+    hashing_ = std::async(std::launch::async, [paths = std::move(paths), max_threads, cancel = cancel_] {
+      return sha256_files(paths, max_threads, cancel.get());
+    });
+}
+
+PendingWeightsDigest::~PendingWeightsDigest() {
+  cancel_->store(true);
+  if (hashing_.valid()) hashing_.wait();
+}
+
+std::string PendingWeightsDigest::get() {
+  if (hashing_.valid()) {
+    std::vector<std::string> hashed = hashing_.get();
+    for (size_t k = 0; k < to_hash_.size(); ++k) {
+      const FileKey& f = files_[to_hash_[k]];
+      digests_[to_hash_[k]] = hashed[k];
+      store_.put_cached_digest(f.path.string(), f.size, f.mtime_ns, hashed[k]);
+    }
+  }
+  // Named as in the directory: a link into a blob store (the HF cache) keeps its file's name.
+  std::vector<std::filesystem::path> names;
+  for (const auto& f : files_) names.push_back(f.name);
+  return digest_of_lines(names, digests_);
 }
 
 std::string tokenizer_digest(Store& store, const std::filesystem::path& model_dir) {

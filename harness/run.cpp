@@ -14,9 +14,13 @@
 #include "datasets/data_dir.h"
 #include "engine/error.h"
 #include "engine/sha256.h"
+#include "engine/synthetic_model.h"
+#include "engine/thread_pool.h"
 #include "harness/choice_scoring.h"
 #include "harness/digests.h"
 #include "harness/progress.h"
+#include "harness/sample_writer.h"
+#include "harness/synth_model.h"
 #include "reports/stats.h"
 #include "scorers/code_exec.h"
 #include "scorers/registry.h"
@@ -32,11 +36,22 @@ using Clock = std::chrono::steady_clock;
 
 // ------------------------------------------------------------------ the model
 
+std::string sanitize_name(std::string s) {
+  for (char& c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) c = '-';
+  return s;
+}
+
+
 struct ModelInfo {
-  ModelRecord record;
+  ModelRecord record;          // weights_digest is filled in later for a model directory
   bool gold = false;
-  std::filesystem::path dir;
-  bool chat_template = false;   // tokenizer_config.json carries one: a chat model
+  bool synthetic = false;
+  std::string synthetic_spec;  // synthetic_config's spec
+  uint64_t synthetic_seed = 0;
+  std::filesystem::path dir;   // a model directory (neither gold nor synthetic)
+  std::filesystem::path tokenizer;   // synthetic: tokenizer.json or its folder
+  bool chat_template = false;  // tokenizer_config.json carries one: a chat model
 };
 
 json read_json_file(const std::filesystem::path& file) {
@@ -49,7 +64,37 @@ json read_json_file(const std::filesystem::path& file) {
   }
 }
 
-ModelInfo describe_model(Store& store, const std::string& model) {
+bool has_chat_template(const std::filesystem::path& dir) {
+  return std::filesystem::is_regular_file(dir / "tokenizer_config.json") &&
+         read_json_file(dir / "tokenizer_config.json").contains("chat_template");
+}
+
+// "synthetic:SPEC[:seed=N]" -> spec, seed.
+std::pair<std::string, uint64_t> parse_synthetic_model(const std::string& model) {
+  std::string spec = model.substr(std::string_view(kSyntheticPrefix).size());
+  uint64_t seed = 0;
+  if (size_t at = spec.find(":seed="); at != std::string::npos) {
+    const std::string value = spec.substr(at + 6);
+    size_t used = 0;
+    try {
+      seed = std::stoull(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (value.empty() || used != value.size())
+      throw InputError(fmt::format("--model {}: the seed '{}' is not a number", model, value));
+    spec.resize(at);
+  }
+  if (spec.empty()) throw InputError(fmt::format("--model {}: expected synthetic:tiny, synthetic:7b, synthetic:67b "
+                                                 "or synthetic:key=value,...", model));
+  return {spec, seed};
+}
+
+// Everything about the model that is cheap to learn (configs, the tokenizer, the list of weight
+// files), and checked, before any weight file is read: a bad model fails in milliseconds. The
+// weights' digest of a model directory comes later (PendingWeightsDigest), alongside loading.
+ModelInfo inspect_model(Store& store, const RunOptions& options) {
+  const std::string& model = options.model;
   ModelInfo info;
   if (model == kGoldModel) {
     info.gold = true;
@@ -58,21 +103,47 @@ ModelInfo describe_model(Store& store, const std::string& model) {
     info.record.config = {{"builtin", kGoldModel}, {"answers_with", "the dataset's reference solution"}};
     return info;
   }
+  if (model.rfind(kSyntheticPrefix, 0) == 0) {
+    info.synthetic = true;
+    std::tie(info.synthetic_spec, info.synthetic_seed) = parse_synthetic_model(model);
+    const json cfg = synthetic_config(info.synthetic_spec);
+    (void)parse_model_config(cfg, model);   // an unsupported shape fails now
+    info.tokenizer = options.tokenizer.empty() ? default_tokenizer_dir() : std::filesystem::path(options.tokenizer);
+    const bool tok_dir = std::filesystem::is_directory(info.tokenizer);
+    const auto tok_file = tok_dir ? info.tokenizer / "tokenizer.json" : info.tokenizer;
+    if (!std::filesystem::is_regular_file(tok_file))
+      throw InputError(fmt::format("--tokenizer {}: no tokenizer.json there", info.tokenizer.string()));
+    const auto tok_folder = tok_dir ? info.tokenizer : info.tokenizer.parent_path();
+    info.record.name = sanitize_name("synthetic-" + info.synthetic_spec);
+    info.record.weights_digest = synthetic_weights_id(info.synthetic_spec, info.synthetic_seed, options.backend);
+    info.record.tokenizer_digest =
+        tok_dir ? tokenizer_digest(store, info.tokenizer) : cached_file_digest(store, info.tokenizer);
+    info.chat_template = has_chat_template(tok_folder);
+    info.record.config = {{"synthetic",
+                           {{"spec", info.synthetic_spec},
+                            {"seed", info.synthetic_seed},
+                            {"weights_hashed", false},
+                            {"weights", "random, made in memory by the " +
+                                            std::string(options.backend == BackendKind::Cuda ? "cuda" : "cpu") +
+                                            " backend's generator"},
+                            {"tokenizer", tok_file.string()}}},
+                          {"config.json", cfg},
+                          {"config_files_digest", sha256_hex(cfg.dump())}};
+    return info;
+  }
   std::error_code ec;
   info.dir = std::filesystem::canonical(model, ec);
   if (ec || !std::filesystem::is_directory(info.dir))
-    throw InputError(fmt::format("--model {}: not a model directory (nor \"{}\", the built-in model)", model,
-                                 kGoldModel));
+    throw InputError(fmt::format("--model {}: not a model directory (nor \"{}\", the built-in model, nor {}SPEC)",
+                                 model, kGoldModel, kSyntheticPrefix));
   // Parsing the config now gives a clear error for an unsupported model before any hashing.
   (void)load_model_config(info.dir);
+  (void)weight_files(info.dir);   // none: fails now (listing reads no weights)
   info.record.name = info.dir.filename().string();
   info.record.path = info.dir.string();
-  info.record.config = read_json_file(info.dir / "config.json");
-  info.record.weights_digest = weights_digest(store, info.dir);
   info.record.tokenizer_digest = tokenizer_digest(store, info.dir);
-  if (std::filesystem::is_regular_file(info.dir / "tokenizer_config.json"))
-    info.chat_template = read_json_file(info.dir / "tokenizer_config.json").contains("chat_template");
-  info.record.config = {{"config.json", info.record.config},
+  info.chat_template = has_chat_template(info.dir);
+  info.record.config = {{"config.json", read_json_file(info.dir / "config.json")},
                         {"config_files_digest", model_config_digest(store, info.dir)}};
   return info;
 }
@@ -96,12 +167,6 @@ struct PendingSample {
   int sample_idx = 0;
   std::string prompt;
 };
-
-std::string sanitize_name(std::string s) {
-  for (char& c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) c = '-';
-  return s;
-}
 
 // Paths ("/tasks/0/shots") where two configurations differ, for the refusal message.
 std::string describe_differences(const json& stored, const json& wanted) {
@@ -147,69 +212,24 @@ int64_t regrade(Store& store, const RunRecord& run) {
   return static_cast<int64_t>(samples.size());
 }
 
-// One pass of generation with the engine; each result is graded and stored as it arrives.
-// Grading that takes a while (code runs in the sandbox) goes on in the background while the
-// engine keeps generating; a sample is stored once its verdicts are in, in arrival order.
-struct Writer {
-  Store& store;
-  int64_t run_id;
-  Progress& progress;
-  std::mutex mu;
-  int64_t written = 0;
-  int64_t tokens = 0;
-  std::exception_ptr failure;   // the first error inside a completion callback
-  std::deque<std::pair<SampleRecord, std::future<std::vector<Verdict>>>> grading;   // oldest first
+// Fills in what the plan knows of a sample and hands it to the writer thread.
+void submit(SampleWriter& writer, const PendingSample& p, SampleRecord s, int64_t run_id) {
+  s.run_id = run_id;
+  s.task = p.task->spec.name;
+  s.doc_id = p.doc->doc_id;
+  s.sample_idx = p.sample_idx;
+  s.prompt = p.prompt;
+  s.gold = p.doc->gold;
+  writer.submit(p.task->spec.scorer, std::move(s));
+}
 
-  void write(const PendingSample& p, SampleRecord s) {
-    std::lock_guard lock(mu);
-    if (failure) return;   // stop writing once something broke; generate() will rethrow
-    try {
-      s.run_id = run_id;
-      s.task = p.task->spec.name;
-      s.doc_id = p.doc->doc_id;
-      s.sample_idx = p.sample_idx;
-      s.prompt = p.prompt;
-      s.gold = p.doc->gold;
-      auto verdicts = grade_async(p.task->spec.scorer, s.output, s.gold);
-      grading.emplace_back(std::move(s), std::move(verdicts));
-      store_graded(/*wait=*/false);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  }
-
-  // After the last write: waits for the grading still under way and stores those samples.
-  void finish() {
-    std::lock_guard lock(mu);
-    if (failure) return;
-    try {
-      store_graded(/*wait=*/true);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  }
-
- private:
-  // Stores the samples at the front whose verdicts are ready (with `wait`, all of them).
-  void store_graded(bool wait) {
-    while (!grading.empty()) {
-      auto& [s, verdicts] = grading.front();
-      if (!wait && verdicts.wait_for(std::chrono::seconds(0)) != std::future_status::ready) break;
-      if (store.insert_sample(s, verdicts.get())) ++written;
-      tokens += s.output_tokens;
-      progress.advance(1, s.output_tokens);
-      grading.pop_front();
-    }
-  }
-};
-
-void answer_with_reference(const std::vector<PendingSample>& pending, Writer& writer) {
+void answer_with_reference(const std::vector<PendingSample>& pending, SampleWriter& writer, int64_t run_id) {
   for (const auto& p : pending) {
+    if (writer.failed()) return;   // finish() rethrows
     SampleRecord s;
     s.output = p.doc->reference;
     s.finish_reason = "reference";
-    writer.write(p, std::move(s));
-    if (writer.failure) std::rethrow_exception(writer.failure);
+    submit(writer, p, std::move(s), run_id);
   }
 }
 
@@ -220,10 +240,27 @@ uint64_t doc_seed(uint64_t run_seed, const std::string& task, const std::string&
   return std::stoull(digest.substr(0, 15), nullptr, 16);
 }
 
+// Builds one request per item on all cores (tokenising thousands of few-shot prompts takes
+// seconds on one); make(i) must be safe to call concurrently (Tokenizer::encode is).
+template <class Request, class Make>
+std::vector<Request> build_in_parallel(size_t n, const Make& make) {
+  std::vector<Request> out(n);
+  ThreadPool pool;
+  pool.parallel_for(static_cast<int64_t>(n), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[size_t(i)] = make(size_t(i));
+  }, /*grain=*/16);
+  return out;
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
 // Multiple choice: one loglikelihood request per doc (the prompt prefilled once, every choice a
-// continuation), plus one with the unconditional context when the task normalises by it.
+// continuation), plus one with the unconditional context when the task normalises by it. All go
+// to the engine in one call, so its batch stays full to the end; each doc is handed to the
+// writer as soon as its requests are done (the progress line moves question by question).
 void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const std::vector<PendingSample>& pending,
-                               const RunOptions& options, Writer& writer) {
+                               SampleWriter& writer, int64_t run_id) {
+  if (pending.empty()) return;
   auto with_bos = [&](const std::string& text) {
     std::vector<int32_t> ids;
     if (bos) ids.push_back(*bos);
@@ -231,124 +268,133 @@ void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, cons
     ids.insert(ids.end(), body.begin(), body.end());
     return ids;
   };
-  size_t group = static_cast<size_t>(std::max(1, options.max_batch)) * 4;
-  for (size_t begin = 0; begin < pending.size(); begin += group) {
-    size_t end = std::min(pending.size(), begin + group);
-    std::vector<LoglikelihoodRequest> requests;
-    std::vector<std::optional<size_t>> unconditional_of(end - begin);   // index into requests
-    for (size_t i = begin; i < end; ++i) {
-      const PendingSample& p = pending[i];
-      LoglikelihoodRequest r;
-      r.context_ids = with_bos(p.prompt);
-      for (const auto& choice : p.doc->choices)
-        r.continuations.push_back(lm.tokenizer->encode(p.task->choice_prefix + choice));
-      requests.push_back(r);
-      if (p.task->spec.choice.normalization == "unconditional") {
-        r.context_ids = with_bos(p.task->spec.choice.unconditional_context);
-        unconditional_of[i - begin] = requests.size();
-        requests.push_back(std::move(r));
-      }
-    }
-    auto submitted = Clock::now();
-    std::vector<LoglikelihoodResult> results = lm.engine->loglikelihood(requests);
-    for (size_t i = begin, k = 0; i < end; ++i, ++k) {
-      const PendingSample& p = pending[i];
-      SampleRecord s;
-      s.prompt_tokens = static_cast<int64_t>(requests[k].context_ids.size());
-      s.latency_s = std::chrono::duration<double>(Clock::now() - submitted).count();
-      const LoglikelihoodResult& conditional = results[k];
-      const LoglikelihoodResult* unconditional = nullptr;
-      if (auto u = unconditional_of[i - begin]) {
-        unconditional = &results[*u];
-        ++k;
-      }
-      std::string error = !conditional.error.empty() ? conditional.error : unconditional ? unconditional->error : "";
-      if (!error.empty()) {
-        s.finish_reason = finish_reason_name(FinishReason::Error);
-        s.error = error;
-      } else {
-        s.output = choice_output(p.task->spec.choice, pick_choice(p.task->spec.choice, conditional, unconditional)).dump();
-        s.finish_reason = "scored";
-      }
-      writer.write(p, std::move(s));
-      if (writer.failure) std::rethrow_exception(writer.failure);
-    }
+  // Request k belongs to doc owner[k]; a doc's unconditional request (if any) follows its own.
+  std::vector<size_t> owner, first_request(pending.size());
+  for (size_t i = 0; i < pending.size(); ++i) {
+    first_request[i] = owner.size();
+    owner.push_back(i);
+    if (pending[i].task->spec.choice.normalization == "unconditional") owner.push_back(i);
   }
+  std::vector<LoglikelihoodRequest> requests = build_in_parallel<LoglikelihoodRequest>(owner.size(), [&](size_t k) {
+    const PendingSample& p = pending[owner[k]];
+    LoglikelihoodRequest r;
+    const bool unconditional = k != first_request[owner[k]];
+    r.context_ids = with_bos(unconditional ? p.task->spec.choice.unconditional_context : p.prompt);
+    for (const auto& choice : p.doc->choices) r.continuations.push_back(lm.tokenizer->encode(p.task->choice_prefix + choice));
+    return r;
+  });
+
+  std::vector<LoglikelihoodResult> results(requests.size());
+  std::vector<int> outstanding(pending.size(), 0);
+  for (size_t i : owner) ++outstanding[i];
+  const auto submitted = Clock::now();
+  // Runs on the engine's thread: cheap work only (picking a choice), then a hand-over.
+  lm.engine->loglikelihood(requests, [&](size_t k, LoglikelihoodResult result) {
+    const size_t i = owner[k];
+    results[k] = std::move(result);
+    if (--outstanding[i] > 0 || writer.failed()) return;
+    const PendingSample& p = pending[i];
+    const size_t first = first_request[i];
+    const LoglikelihoodResult& conditional = results[first];
+    const bool has_unconditional = first + 1 < owner.size() && owner[first + 1] == i;
+    const LoglikelihoodResult* unconditional = has_unconditional ? &results[first + 1] : nullptr;
+    SampleRecord s;
+    s.prompt_tokens = static_cast<int64_t>(requests[first].context_ids.size());
+    s.latency_s = seconds_since(submitted);
+    std::string error = !conditional.error.empty() ? conditional.error : unconditional ? unconditional->error : "";
+    if (!error.empty()) {
+      s.finish_reason = finish_reason_name(FinishReason::Error);
+      s.error = error;
+    } else {
+      s.output = choice_output(p.task->spec.choice, pick_choice(p.task->spec.choice, conditional, unconditional)).dump();
+      s.finish_reason = "scored";
+    }
+    submit(writer, p, std::move(s), run_id);
+  });
 }
 
-// What the run's summary reports of the engine.
-struct EngineRun {
-  EngineStats stats;          // forward steps, KV preemptions
-  double load_seconds = 0.0;  // opening the model: weights read, converted, uploaded
-};
+// Generation: every request in one call (prompts are small; the engine admits them as KV memory
+// allows), so the batch never drains before the run's tail. Results are handed to the writer
+// as they finish.
+void generate_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const RunOptions& options,
+                          const std::vector<PendingSample>& generation, SampleWriter& writer, int64_t run_id) {
+  if (generation.empty()) return;
+  std::vector<GenerateRequest> requests = build_in_parallel<GenerateRequest>(generation.size(), [&](size_t i) {
+    const PendingSample& p = generation[i];
+    GenerateRequest r;
+    if (bos) r.prompt_ids.push_back(*bos);
+    auto ids = lm.tokenizer->encode(p.prompt);
+    r.prompt_ids.insert(r.prompt_ids.end(), ids.begin(), ids.end());
+    r.max_new_tokens = p.task->max_new_tokens;
+    r.stop = p.task->stop;
+    r.sampling.temperature = static_cast<float>(p.task->spec.sampling.temperature);
+    r.sampling.top_p = static_cast<float>(p.task->spec.sampling.top_p);
+    r.sampling.top_k = p.task->spec.sampling.top_k;
+    r.sampling.seed = doc_seed(options.seed, p.task->spec.name, p.doc->doc_id) + static_cast<uint64_t>(p.sample_idx);
+    r.n = 1;
+    return r;
+  });
+  const auto submitted = Clock::now();
+  lm.engine->generate(requests, [&](size_t index, GenerateResult result) {
+    if (writer.failed()) return;
+    SampleRecord s;
+    s.prompt_tokens = static_cast<int64_t>(requests[index].prompt_ids.size());
+    s.latency_s = seconds_since(submitted);
+    if (result.samples.empty()) {
+      s.finish_reason = finish_reason_name(FinishReason::Error);
+      s.error = "the engine returned no completion";
+    } else {
+      Completion& c = result.samples.front();
+      s.output = std::move(c.text);
+      s.output_tokens = static_cast<int64_t>(c.ids.size());
+      s.finish_reason = finish_reason_name(c.finish);
+      s.error = std::move(c.error);
+    }
+    submit(writer, generation[index], std::move(s), run_id);
+  });
+}
 
-EngineRun generate_with_engine(const ModelInfo& model, const RunOptions& options,
-                               const std::vector<PendingSample>& pending, Writer& writer) {
-  EngineRun result;
-  const auto load_started = Clock::now();
-  LoadedModel lm = open_model(model.dir, ModelOptions{options.backend, options.threads, options.max_batch});
-  result.load_seconds = std::chrono::duration<double>(Clock::now() - load_started).count();
-  writer.progress.restart_clock();   // tokens per second and the ETA count generation only
-  if (!lm.tokenizer)
-    throw ModelFileError(fmt::format("{}: no tokenizer.json; yardstick run builds text prompts and needs one",
-                                     model.dir.string()));
+// Both kinds of work of a run on the loaded model; the engine's counters into `out`.
+void run_on_engine(LoadedModel& lm, const RunOptions& options, const std::vector<PendingSample>& pending,
+                   SampleWriter& writer, int64_t run_id, RunOutcome& out) {
   std::optional<int32_t> bos;
   if (lm.config.bos_token_id >= 0) bos = lm.config.bos_token_id;
   else bos = lm.tokenizer->bos_id();
+  std::vector<PendingSample> choice_samples, generation;
+  for (const auto& p : pending) (p.task->spec.multiple_choice() ? choice_samples : generation).push_back(p);
+  score_choices_with_engine(lm, bos, choice_samples, writer, run_id);
+  generate_with_engine(lm, bos, options, generation, writer, run_id);
+  const EngineStats& st = lm.engine->stats();
+  out.engine_steps = st.steps;
+  out.preemptions = st.preemptions;
+  out.prefill_tokens = st.prefill_tokens;
+  out.cached_tokens = st.cached_tokens;
+  out.decode_tokens = st.decode_tokens;
+  out.forward_seconds = st.forward_seconds;
+  out.prefill_step_seconds = st.prefill_step_seconds;
+  out.host_seconds = st.host_seconds;
+  out.prefix_hit_rate = st.prefix_hit_rate();
+  out.prefix_blocks_reused = st.prefix_cache.blocks_reused;
+}
 
-  // Multiple-choice samples are scored, not generated.
-  std::vector<PendingSample> choice_samples;
-  for (const auto& p : pending)
-    if (p.task->spec.multiple_choice()) choice_samples.push_back(p);
-  score_choices_with_engine(lm, bos, choice_samples, options, writer);
-  std::vector<PendingSample> generation;
-  for (const auto& p : pending)
-    if (!p.task->spec.multiple_choice()) generation.push_back(p);
+ModelOptions model_options(const RunOptions& o) {
+  ModelOptions m;
+  m.backend = o.backend;
+  m.threads = o.threads;
+  m.max_batch = o.max_batch;
+  m.prefix_cache = o.prefix_cache;
+  m.max_prefill_tokens = o.max_prefill_tokens;
+  return m;
+}
 
-  // Requests go in groups a few times the engine's batch, so the engine can keep its batch full
-  // while memory for prompts stays bounded; results are stored one by one as they finish.
-  size_t group = static_cast<size_t>(std::max(1, options.max_batch)) * 4;
-  for (size_t begin = 0; begin < generation.size(); begin += group) {
-    size_t end = std::min(generation.size(), begin + group);
-    std::vector<GenerateRequest> requests;
-    std::vector<int64_t> prompt_tokens;
-    for (size_t i = begin; i < end; ++i) {
-      const PendingSample& p = generation[i];
-      GenerateRequest r;
-      if (bos) r.prompt_ids.push_back(*bos);
-      auto ids = lm.tokenizer->encode(p.prompt);
-      r.prompt_ids.insert(r.prompt_ids.end(), ids.begin(), ids.end());
-      r.max_new_tokens = p.task->max_new_tokens;
-      r.stop = p.task->stop;
-      r.sampling.temperature = static_cast<float>(p.task->spec.sampling.temperature);
-      r.sampling.top_p = static_cast<float>(p.task->spec.sampling.top_p);
-      r.sampling.top_k = p.task->spec.sampling.top_k;
-      r.sampling.seed = doc_seed(options.seed, p.task->spec.name, p.doc->doc_id) + static_cast<uint64_t>(p.sample_idx);
-      r.n = 1;
-      prompt_tokens.push_back(static_cast<int64_t>(r.prompt_ids.size()));
-      requests.push_back(std::move(r));
-    }
-    auto submitted = Clock::now();
-    lm.engine->generate(requests, [&](size_t index, GenerateResult result) {
-      SampleRecord s;
-      s.prompt_tokens = prompt_tokens[index];
-      s.latency_s = std::chrono::duration<double>(Clock::now() - submitted).count();
-      if (result.samples.empty()) {
-        s.finish_reason = finish_reason_name(FinishReason::Error);
-        s.error = "the engine returned no completion";
-      } else {
-        Completion& c = result.samples.front();
-        s.output = std::move(c.text);
-        s.output_tokens = static_cast<int64_t>(c.ids.size());
-        s.finish_reason = finish_reason_name(c.finish);
-        s.error = std::move(c.error);
-      }
-      writer.write(generation[begin + index], std::move(s));
-    });
-    if (writer.failure) std::rethrow_exception(writer.failure);
-  }
-  result.stats = lm.engine->stats();
-  return result;
+LoadedModel load_model(const ModelInfo& model, const RunOptions& options) {
+  LoadedModel lm = model.synthetic ? open_synthetic_model(model.synthetic_spec, model.synthetic_seed, model.tokenizer,
+                                                          model_options(options))
+                                   : open_model(model.dir, model_options(options));
+  if (!lm.tokenizer)
+    throw ModelFileError(fmt::format("{}: no tokenizer.json; yardstick run builds text prompts and needs one",
+                                     model.dir.string()));
+  return lm;
 }
 
 }  // namespace
@@ -409,7 +455,9 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
   if (options.tasks.empty()) throw InputError("--tasks is required (e.g. --tasks gsm8k)");
   if (options.limit && *options.limit < 0) throw InputError("--limit must be >= 0");
 
-  ModelInfo model = describe_model(store, options.model);
+  // Cheap checks first (the model's configs and tokenizer, then the tasks, their data files and
+  // shots): a typo fails in milliseconds, before a byte of the weights is read.
+  ModelInfo model = inspect_model(store, options);
   PromptStyle style = options.style.value_or(model.chat_template ? PromptStyle::Chat : PromptStyle::Base);
   std::string backend = model.gold ? "none" : (options.backend == BackendKind::Cuda ? "cuda" : "cpu");
   auto data_dir = resolve_data_dir(options.data_dir);
@@ -452,6 +500,26 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
                             {"spec", task_spec_to_json(plan.spec)}});
     plans.push_back(std::move(plan));
   }
+  // The weights: hashed in the background (files not in the digest cache, in parallel) while
+  // the model loads, since both take about as long as reading the files once. Joined before the
+  // identity is complete; nothing is written to the run before that. When every digest is
+  // cached the identity comes first and the model loads only if there is work left.
+  std::optional<LoadedModel> lm;
+  if (!model.dir.empty()) {
+    PendingWeightsDigest digest(store, model.dir);
+    if (!digest.all_cached() && !options.rescore) {
+      const auto load_started = Clock::now();
+      lm = load_model(model, options);
+      out.load_seconds = seconds_since(load_started);
+      const auto wait_started = Clock::now();
+      model.record.weights_digest = digest.get();
+      out.hash_wait_seconds = seconds_since(wait_started);
+    } else {
+      model.record.weights_digest = digest.get();
+    }
+    out.weights_hashed = !digest.all_cached();
+  }
+
   json config = {{"schema_version", kSchemaVersion},
                  {"model",
                   {{"name", model.record.name},
@@ -534,7 +602,8 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     std::string eos_token;
     if (!model.gold && style == PromptStyle::Chat) {
       // The chat template closes assistant turns (exemplars) with the EOS text.
-      eos_token = Tokenizer::from_file(model.dir).eos_token();
+      eos_token = lm ? lm->tokenizer->eos_token()
+                     : Tokenizer::from_file(model.synthetic ? model.tokenizer : model.dir).eos_token();
     }
     for (auto& p : pending)
       p.prompt = build_prompt(p.task->spec, p.task->data.exemplars, *p.doc,
@@ -544,29 +613,44 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
              out.already_done, pending.size(), model.gold ? "gold model: reference answers" : backend + " backend");
 
   Progress progress(out.run_name, static_cast<int64_t>(pending.size()), log);
-  Writer writer{store, run->id, progress};
   auto started = Clock::now();
   try {
-    if (pending.empty()) {
-      // nothing to generate
-    } else if (model.gold) {
-      answer_with_reference(pending, writer);
-    } else {
-      const EngineRun er = generate_with_engine(model, options, pending, writer);
-      out.engine_steps = er.stats.steps;
-      out.preemptions = er.stats.preemptions;
-      out.load_seconds = er.load_seconds;
+    if (!pending.empty() && !model.gold && !lm) {
+      const auto load_started = Clock::now();
+      lm = load_model(model, options);
+      out.load_seconds = seconds_since(load_started);
     }
-    writer.finish();
-    if (writer.failure) std::rethrow_exception(writer.failure);
+    progress.restart_clock();   // tokens per second and the ETA count generation only
+    started = Clock::now();
+    SampleWriter writer(store, progress);
+    try {
+      if (pending.empty()) {
+        // nothing to generate
+      } else if (model.gold) {
+        answer_with_reference(pending, writer, run->id);
+      } else {
+        run_on_engine(*lm, options, pending, writer, run->id, out);
+      }
+    } catch (...) {
+      // The engine failed: what finished before is still stored, then the engine's error goes up.
+      try {
+        writer.finish();
+      } catch (...) {
+      }
+      throw;
+    }
+    writer.finish();   // rethrows the writer's first error
+    out.written = writer.written();
+    out.generated_tokens = writer.tokens();
+    if (auto first = writer.first_submitted())
+      out.first_result_seconds = std::chrono::duration<double>(*first - options.started_at).count();
   } catch (...) {
     store.set_run_status(run->id, "failed");
     throw;
   }
-  out.generate_seconds = std::chrono::duration<double>(Clock::now() - started).count() - out.load_seconds;
+  lm.reset();   // frees the device before the metrics (and a caller's next run)
+  out.generate_seconds = seconds_since(started);
   if (!pending.empty()) progress.finish();
-  out.written = writer.written;
-  out.generated_tokens = writer.tokens;
 
   out.metrics = compute_metrics(store, run->id);
   // Finished when every planned sample is stored (another process may have written some).
@@ -575,7 +659,17 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     return stored.count({p.task->spec.name, p.doc->doc_id, p.sample_idx}) > 0;
   });
   store.set_run_status(run->id, complete ? "finished" : "failed");
+  out.wall_seconds = std::chrono::duration<double>(Clock::now() - options.started_at).count();
   return out;
+}
+
+double RunOutcome::prefill_tokens_per_second() const {
+  return prefill_step_seconds > 0 ? double(prefill_tokens) / prefill_step_seconds : 0.0;
+}
+
+double RunOutcome::decode_tokens_per_second() const {
+  const double decode_seconds = forward_seconds - prefill_step_seconds;
+  return decode_seconds > 0 ? double(decode_tokens) / decode_seconds : 0.0;
 }
 
 }  // namespace yardstick

@@ -403,23 +403,34 @@ void insert_verdicts(sqlite3* db, const std::filesystem::path& file, int64_t sam
 }
 }  // namespace
 
+bool Store::insert_sample_in_transaction(const SampleRecord& s, const std::vector<Verdict>& verdicts) {
+  Stmt ins(db_,
+           "INSERT INTO samples (run_id, task, doc_id, sample_idx, prompt_digest, prompt, output, gold, "
+           "prompt_tokens, output_tokens, finish_reason, error, latency_s, created_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT (run_id, task, doc_id, sample_idx) DO NOTHING",
+           path_);
+  ins.bind(1, s.run_id).bind(2, s.task).bind(3, s.doc_id).bind(4, s.sample_idx);
+  ins.bind(5, s.prompt_digest.empty() ? sha256_hex(s.prompt) : s.prompt_digest).bind(6, s.prompt);
+  ins.bind(7, s.output).bind(8, s.gold).bind(9, s.prompt_tokens).bind(10, s.output_tokens);
+  ins.bind(11, s.finish_reason).bind(12, s.error).bind(13, s.latency_s).bind(14, utc_now_iso8601());
+  ins.run();
+  if (sqlite3_changes(db_) == 0) return false;
+  insert_verdicts(db_, path_, sqlite3_last_insert_rowid(db_), verdicts);
+  return true;
+}
+
 bool Store::insert_sample(const SampleRecord& s, const std::vector<Verdict>& verdicts) {
   bool inserted = false;
+  transaction([&] { inserted = insert_sample_in_transaction(s, verdicts); });
+  return inserted;
+}
+
+int64_t Store::insert_samples(const std::vector<std::pair<SampleRecord, std::vector<Verdict>>>& batch) {
+  int64_t inserted = 0;
+  if (batch.empty()) return 0;
   transaction([&] {
-    Stmt ins(db_,
-             "INSERT INTO samples (run_id, task, doc_id, sample_idx, prompt_digest, prompt, output, gold, "
-             "prompt_tokens, output_tokens, finish_reason, error, latency_s, created_at) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-             "ON CONFLICT (run_id, task, doc_id, sample_idx) DO NOTHING",
-             path_);
-    ins.bind(1, s.run_id).bind(2, s.task).bind(3, s.doc_id).bind(4, s.sample_idx);
-    ins.bind(5, s.prompt_digest.empty() ? sha256_hex(s.prompt) : s.prompt_digest).bind(6, s.prompt);
-    ins.bind(7, s.output).bind(8, s.gold).bind(9, s.prompt_tokens).bind(10, s.output_tokens);
-    ins.bind(11, s.finish_reason).bind(12, s.error).bind(13, s.latency_s).bind(14, utc_now_iso8601());
-    ins.run();
-    if (sqlite3_changes(db_) == 0) return;
-    inserted = true;
-    insert_verdicts(db_, path_, sqlite3_last_insert_rowid(db_), verdicts);
+    for (const auto& [s, verdicts] : batch) inserted += insert_sample_in_transaction(s, verdicts) ? 1 : 0;
   });
   return inserted;
 }

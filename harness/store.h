@@ -124,6 +124,8 @@ class Store {
   // Returns false (and writes nothing) when the key already exists, e.g. written by another
   // process resuming the same run.
   bool insert_sample(const SampleRecord& s, const std::vector<Verdict>& verdicts);
+  // All in one transaction (each as insert_sample would); returns how many were new.
+  int64_t insert_samples(const std::vector<std::pair<SampleRecord, std::vector<Verdict>>>& batch);
   std::vector<SampleRecord> samples(int64_t run_id);   // ordered by task, then insertion
   std::vector<Verdict> verdicts(int64_t sample_id);    // by rank
   // One transaction for all: each sample's old verdicts are dropped and the new ones take their
@@ -153,6 +155,7 @@ class Store {
   }
 
  private:
+  bool insert_sample_in_transaction(const SampleRecord& s, const std::vector<Verdict>& verdicts);
   void begin();
   void commit();
   void rollback();

@@ -16,7 +16,8 @@
 #include "datasets/data_dir.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
-#include "engine/sampler.h"
+#include "engine/model_config.h"
+#include "engine/synthetic_model.h"
 #include "engine/tokenizer.h"
 
 namespace yardstick {
@@ -24,115 +25,6 @@ namespace yardstick {
 namespace {
 
 using nlohmann::json;
-
-// ------------------------------------------------------------------ deterministic N(0, std)
-
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
-// Elements per independently seeded chunk: the values depend on (seed, name, chunk), never on
-// how many threads filled them.
-constexpr int64_t kChunk = int64_t{1} << 20;
-
-void fill_chunk(float* out, int64_t count, uint64_t seed, uint64_t name_hash, int64_t chunk, float stddev) {
-  // The engine's counter-based generator is fully specified, so weights are identical on every
-  // platform (std::normal_distribution is not).
-  const uint64_t stream = seed ^ name_hash ^ (static_cast<uint64_t>(chunk) * 0xD1B54A32D192ED03ull);
-  for (int64_t i = 0; i < count; i += 2) {
-    // Box-Muller: two independent normals from two uniforms (the first moved to (0, 1] for log).
-    double r = std::sqrt(-2.0 * std::log(1.0 - counter_uniform(stream, static_cast<uint64_t>(i))));
-    double theta = 2.0 * M_PI * counter_uniform(stream, static_cast<uint64_t>(i) + 1);
-    out[i] = static_cast<float>(r * std::cos(theta)) * stddev;
-    if (i + 1 < count) out[i + 1] = static_cast<float>(r * std::sin(theta)) * stddev;
-  }
-}
-
-void fill_normal(std::vector<float>& out, uint64_t seed, const std::string& name, float stddev) {
-  const int64_t n = static_cast<int64_t>(out.size());
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  const uint64_t h = fnv1a(name);
-  std::atomic<int64_t> next{0};
-  auto worker = [&] {
-    for (int64_t c; (c = next.fetch_add(1)) < chunks;)
-      fill_chunk(out.data() + c * kChunk, std::min(kChunk, n - c * kChunk), seed, h, c, stddev);
-  };
-  unsigned n_threads = std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, 64);
-  n_threads = static_cast<unsigned>(std::min<int64_t>(n_threads, chunks));
-  std::vector<std::thread> threads;
-  for (unsigned t = 1; t < n_threads; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-}
-
-// ------------------------------------------------------------------ the tensors
-
-struct TensorPlan {
-  std::string name;
-  std::vector<int64_t> shape;
-  enum class Init { Normal, Ones } init = Init::Normal;
-  float stddev = 0.02f;
-  int64_t zero_rows_from = -1;   // rows >= this are zero (-1: none)
-  int64_t zero_row = -1;         // one more zero row (-1: none)
-
-  int64_t numel() const {
-    int64_t n = 1;
-    for (auto d : shape) n *= d;
-    return n;
-  }
-};
-
-std::vector<TensorPlan> plan_tensors(const SynthShape& s, int64_t text_vocab, int64_t bos) {
-  const int64_t head_dim = s.hidden / s.heads;
-  const int64_t q_dim = head_dim * s.heads, kv_dim = head_dim * s.kv_heads;
-  const int64_t H = s.hidden, I = s.intermediate, V = s.vocab;
-  std::vector<TensorPlan> t;
-  t.push_back({"model.embed_tokens.weight", {V, H}});
-  for (int l = 0; l < s.layers; ++l) {
-    std::string p = fmt::format("model.layers.{}.", l);
-    t.push_back({p + "input_layernorm.weight", {H}, TensorPlan::Init::Ones});
-    t.push_back({p + "self_attn.q_proj.weight", {q_dim, H}});
-    t.push_back({p + "self_attn.k_proj.weight", {kv_dim, H}});
-    t.push_back({p + "self_attn.v_proj.weight", {kv_dim, H}});
-    t.push_back({p + "self_attn.o_proj.weight", {H, q_dim}});
-    t.push_back({p + "post_attention_layernorm.weight", {H}, TensorPlan::Init::Ones});
-    t.push_back({p + "mlp.gate_proj.weight", {I, H}});
-    t.push_back({p + "mlp.up_proj.weight", {I, H}});
-    t.push_back({p + "mlp.down_proj.weight", {H, I}});
-  }
-  t.push_back({"model.norm.weight", {H}, TensorPlan::Init::Ones});
-  // The final norm gives unit RMS, so a row of std 2/sqrt(H) gives logits of std ~2.
-  TensorPlan head{"lm_head.weight", {V, H}, TensorPlan::Init::Normal, static_cast<float>(2.0 / std::sqrt(double(H)))};
-  head.zero_rows_from = text_vocab < V ? text_vocab : -1;
-  head.zero_row = bos;
-  t.push_back(head);
-  return t;
-}
-
-std::vector<std::byte> materialize(const TensorPlan& t, uint64_t seed, DType dtype) {
-  std::vector<float> v(static_cast<size_t>(t.numel()));
-  if (t.init == TensorPlan::Init::Ones) {
-    std::fill(v.begin(), v.end(), 1.0f);
-  } else {
-    fill_normal(v, seed, t.name, t.stddev);
-  }
-  const int64_t cols = t.shape.size() == 2 ? t.shape[1] : 0;
-  if (cols > 0 && t.zero_rows_from >= 0)
-    std::fill(v.begin() + t.zero_rows_from * cols, v.end(), 0.0f);
-  if (cols > 0 && t.zero_row >= 0 && t.zero_row < t.shape[0])
-    std::fill_n(v.begin() + t.zero_row * cols, cols, 0.0f);
-
-  std::vector<std::byte> bytes(v.size() * dtype_size(dtype));
-  if (dtype == DType::F32) {
-    std::memcpy(bytes.data(), v.data(), bytes.size());
-  } else {
-    auto* out = reinterpret_cast<uint16_t*>(bytes.data());
-    for (size_t i = 0; i < v.size(); ++i) out[i] = dtype == DType::BF16 ? f32_to_bf16(v[i]) : f32_to_f16(v[i]);
-  }
-  return bytes;
-}
 
 // ------------------------------------------------------------------ files
 
@@ -206,10 +98,13 @@ void copy_tokenizer(const std::filesystem::path& source, bool chat, const std::f
 }  // namespace
 
 SynthShape synth_preset(const std::string& name) {
-  if (name == "tiny") return SynthShape{};
-  if (name == "7b") return SynthShape{4096, 30, 32, 32, 11008, 102400, 4096};
-  if (name == "67b") return SynthShape{8192, 95, 64, 8, 22016, 102400, 4096};
-  throw InputError(fmt::format("synth-model: unknown preset \"{}\" (tiny, 7b, 67b)", name));
+  if (name != "tiny" && name != "7b" && name != "67b")
+    throw InputError(fmt::format("synth-model: unknown preset \"{}\" (tiny, 7b, 67b)", name));
+  const json cfg = synthetic_config(name);   // the one table of shapes (engine/synthetic_model.h)
+  return SynthShape{cfg.at("hidden_size").get<int>(),         cfg.at("num_hidden_layers").get<int>(),
+                    cfg.at("num_attention_heads").get<int>(), cfg.at("num_key_value_heads").get<int>(),
+                    cfg.at("intermediate_size").get<int>(),   cfg.at("vocab_size").get<int>(),
+                    cfg.at("max_position_embeddings").get<int>()};
 }
 
 std::filesystem::path default_tokenizer_dir() {
@@ -251,8 +146,7 @@ void write_synth_model(const SynthOptions& o) {
     std::filesystem::remove(o.out / "tokenizer_config.json");
   }
 
-  write_json(o.out / "config.json",
-             {{"architectures", {"LlamaForCausalLM"}},
+  const json config = {{"architectures", {"LlamaForCausalLM"}},
               {"model_type", "llama"},
               {"hidden_size", s.hidden},
               {"intermediate_size", s.intermediate},
@@ -270,7 +164,9 @@ void write_synth_model(const SynthOptions& o) {
               {"bos_token_id", bos},
               {"eos_token_id", eos},
               {"initializer_range", 0.02},
-              {"yardstick_synthetic", {{"seed", o.seed}}}});
+              {"yardstick_synthetic", {{"seed", o.seed}}}};
+  write_json(o.out / "config.json", config);
+  const ModelConfig cfg = parse_model_config(config, (o.out / "config.json").string());
   write_json(o.out / "generation_config.json", {{"bos_token_id", bos}, {"eos_token_id", eos}});
 
   // Old weight files would be read alongside the new ones: clear them first.
@@ -280,8 +176,8 @@ void write_synth_model(const SynthOptions& o) {
   }
 
   // Group tensors into shards of about shard_bytes, materialising one shard at a time.
-  auto tensors = plan_tensors(s, text_vocab, o.tokenizer ? bos : -1);
-  std::vector<std::vector<const TensorPlan*>> shards(1);
+  auto tensors = synthetic_tensors(cfg, text_vocab, o.tokenizer ? bos : -1);
+  std::vector<std::vector<const SyntheticTensor*>> shards(1);
   uint64_t in_shard = 0, total = 0;
   for (const auto& t : tensors) {
     uint64_t bytes = static_cast<uint64_t>(t.numel()) * dtype_size(o.dtype);
@@ -301,8 +197,8 @@ void write_synth_model(const SynthOptions& o) {
     std::vector<std::vector<std::byte>> buffers;
     std::vector<TensorToWrite> to_write;
     buffers.reserve(shards[i].size());
-    for (const TensorPlan* t : shards[i]) {
-      buffers.push_back(materialize(*t, o.seed, o.dtype));
+    for (const SyntheticTensor* t : shards[i]) {
+      buffers.push_back(synthetic_tensor_bytes(*t, o.seed, o.dtype));
       to_write.push_back({t->name, o.dtype, t->shape, buffers.back()});
       weight_map[t->name] = file;
     }

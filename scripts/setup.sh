@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config libfmt-dev libre2-dev nlohmann-json3-dev libsqlite3-dev
-          libgtest-dev libgmock-dev libcli11-dev zlib1g-dev python3
+          libgtest-dev libgmock-dev libcli11-dev zlib1g-dev libssl-dev python3
           chromium)   # headless browser for tests/html_report_test.cpp
 
 missing=()

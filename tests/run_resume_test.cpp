@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/cli_process.h"
+#include "tests/db_query.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
@@ -26,20 +27,7 @@ using Result = test::CliResult;
 
 Result yardstick(const std::vector<std::string>& args) { return test::run_cli(args); }
 
-// One value from a query on the database, read the way any other process would.
-int64_t query_int(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  int64_t v = -1;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-      v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-  }
-  sqlite3_close(h);
-  return v;
-}
+using test::query_int;
 
 void exec_sql(const fs::path& db, const std::string& sql) {
   sqlite3* h = nullptr;

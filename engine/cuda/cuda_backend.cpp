@@ -833,11 +833,23 @@ void CudaBackend::forward_pick(std::span<const ForwardChunk> chunks, std::span<c
 
 // ---------------------------------------------------------------- entry point
 
-std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& cfg, const Weights& weights, const ModelOptions& options) {
+namespace {
+// ModelOptions -> CudaBackendOptions, for both factories below.
+CudaBackendOptions cuda_options(const ModelOptions& options) {
   CudaBackendOptions o;
   o.max_step_seqs = std::max(o.max_step_seqs, options.max_batch);
   o.prefix_cache = options.prefix_cache;
-  return std::make_unique<CudaBackend>(cfg, weights, o);
+  return o;
+}
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& cfg, const Weights& weights, const ModelOptions& options) {
+  return std::make_unique<CudaBackend>(cfg, weights, cuda_options(options));
+}
+
+std::unique_ptr<Backend> make_synthetic_cuda_backend(const ModelConfig& cfg, uint64_t seed,
+                                                     const ModelOptions& options) {
+  return CudaBackend::synthetic(cfg, seed, cuda_options(options));
 }
 
 }  // namespace yardstick

@@ -192,5 +192,8 @@ class CudaBackend final : public Backend {
 // Uploads the weights to the device; `weights` may be dropped once this returns.
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& cfg, const Weights& weights,
                                            const ModelOptions& options);
+// Random weights generated on the device (CudaBackend::synthetic), the same options otherwise.
+std::unique_ptr<Backend> make_synthetic_cuda_backend(const ModelConfig& cfg, uint64_t seed,
+                                                     const ModelOptions& options);
 
 }  // namespace yardstick
