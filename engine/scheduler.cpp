@@ -163,6 +163,7 @@ class Scheduler {
     int64_t avail = free - single;
     int64_t budget = max_prefill_;
     std::vector<Planned> plan;
+    std::vector<const SeqWork*> fresh;   // planned feeds that start an empty sequence
     for (const WorkPtr& w : active_) {
       const int64_t rem = remaining(*w);
       int64_t n = 1;
@@ -170,6 +171,14 @@ class Scheduler {
         // Longer feeds are chunked to what is left of the token budget and of the free blocks,
         // and wait for the next step when none is.
         const int64_t len = b_.sequence_length(w->seq);
+        if (len == 0 && b_.prefix_caching()) {
+          // A prompt that starts like one already computed in this step waits a step and then
+          // attaches that one's blocks, instead of computing the same prefix again (the
+          // questions of a few-shot subject arrive together).
+          if (std::any_of(fresh.begin(), fresh.end(), [&](const SeqWork* f) { return shares_prefix(*f, *w); }))
+            continue;
+          fresh.push_back(w.get());
+        }
         n = std::min(rem, budget);
         if (kv_blocks_to_grow(len, n, bs_) > avail)   // avail is small here: no overflow
           n = (kv_blocks_to_grow(0, len, bs_) + avail) * bs_ - len;
@@ -180,6 +189,13 @@ class Scheduler {
       plan.push_back({w.get(), w->fed, w->fed + size_t(n)});
     }
     return plan;
+  }
+
+  // Whether two feeds start with the same kMinSharedPrefix tokens (enough to be worth waiting for).
+  static bool shares_prefix(const SeqWork& a, const SeqWork& b) {
+    constexpr size_t kMinSharedPrefix = 64;
+    if (a.feed.size() <= kMinSharedPrefix || b.feed.size() <= kMinSharedPrefix) return false;
+    return std::equal(a.feed.begin(), a.feed.begin() + kMinSharedPrefix, b.feed.begin());
   }
 
   // Frees KV memory for the running work: preempts the most recently admitted work; when only

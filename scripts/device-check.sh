@@ -113,6 +113,7 @@ eval_run() {
   setup_env
   echo "== device"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   [ "${SKIP_TESTS:-0}" = 1 ] || { echo "== GPU tests"; gpu_tests "$out"; }
+  local model=/tmp/synth-7b
   if [ "${SKIP_BENCH:-0}" != 1 ]; then
     echo "== bench"
     timeout 300 .carry/bin/yardstick bench --synthetic 7b ${BENCH_ARGS:-} --json "$out/bench.json" >"$out/bench.md" 2>"$out/bench.err"
@@ -122,19 +123,28 @@ eval_run() {
       --decode-steps 32 --mixed-batch 0 --no-prefill-ab --prefill-seqs 8 --prefill-len 512 >"$out/bench_shared.md" 2>/dev/null
     echo "exit $?"; grep -E '^\|' "$out/bench_shared.md"
   fi
-  local model=/tmp/synth-7b
-  [ -e "$model/config.json" ] || /usr/bin/time -f "synth-model: %e s wall" .carry/bin/yardstick synth-model --out "$model" \
+  { [ "${SKIP_GSM8K:-0}" = 1 ] && [ -z "${WORKLOADS:-}" ]; } || [ -e "$model/config.json" ] || /usr/bin/time -f "synth-model: %e s wall" .carry/bin/yardstick synth-model --out "$model" \
     --preset 7b --dtype bf16 --tokenizer .carry/tokenizer/tokenizer.json 2>&1 | tail -1
   # DROP_CACHES=1: the weights come from disk, as a freshly copied checkpoint's would.
   [ "${DROP_CACHES:-0}" = 1 ] && { sync; echo 3 > /proc/sys/vm/drop_caches; }
+  [ "${SKIP_GSM8K:-0}" = 1 ] || {
   echo "== yardstick run gsm8k (full test, 160 new tokens, batch 256)"
   /usr/bin/time -f "run: %e s wall" .carry/bin/yardstick run --model "$model" --tasks gsm8k --max-new-tokens 160 \
     --backend cuda --max-batch 256 --db "$out/gsm8k.db" --data-dir .carry/datasets ${RUN_ARGS:-} \
     >"$out/gsm8k.md" 2>"$out/gsm8k.err"
-  echo "run exit $?"; tr '\r' '\n' <"$out/gsm8k.err" | grep -v '^yardstick: gsm8k\|^$' | tail -14; tail -4 "$out/gsm8k.md"
-  if [ -x scripts/workload-bench.sh ] && [ "${SKIP_WORKLOADS:-0}" != 1 ]; then
-    echo "== workloads"; YARDSTICK=.carry/bin/yardstick DATA_DIR=.carry/datasets MODEL="$model" \
-      timeout 400 bash scripts/workload-bench.sh ${WORKLOADS:-cmmlu ceval} 2>&1 | tail -30
+  echo "run exit $?"; tr '\r' '\n' <"$out/gsm8k.err" | grep -v '^synth-7b\|^$' | tail -14; tail -4 "$out/gsm8k.md"
+  }
+  if [ -n "${WORKLOADS:-}" ]; then
+    echo "== workloads: $WORKLOADS on $model"
+    timeout 400 bash scripts/workload-bench.sh --yardstick .carry/bin/yardstick --data-dir .carry/datasets \
+      --model "$model" --workloads "$WORKLOADS" --log "$out/workloads.tsv" 2>&1 | tail -40
+  fi
+  if [ "${RUN_67B:-0}" = 1 ]; then
+    echo "== yardstick run gsm8k --limit 256 on synthetic:67b"
+    /usr/bin/time -f "run: %e s wall" .carry/bin/yardstick run --model synthetic:67b \
+      --tokenizer .carry/tokenizer/tokenizer.json --tasks gsm8k --limit 256 --max-new-tokens 160 --backend cuda \
+      --max-batch 256 --db "$out/gsm8k67b.db" --data-dir .carry/datasets >"$out/gsm8k67b.md" 2>"$out/gsm8k67b.err"
+    echo "run exit $?"; tr '\r' '\n' <"$out/gsm8k67b.err" | grep -v '^synthetic\|^$' | tail -10; tail -3 "$out/gsm8k67b.md"
   fi
 }
 

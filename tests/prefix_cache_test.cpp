@@ -222,6 +222,17 @@ TEST(EnginePrefixCache, BlocksOutliveTheirSequencesAndServeALaterCall) {
   EXPECT_EQ(on.stats().cached_tokens, 64);
 }
 
+TEST(EnginePrefixCache, PromptsStartingAlikeWaitAStepForTheFirstOnesBlocks) {
+  // Room for every prompt in the first step: without waiting, each would compute the shared
+  // prefix itself.
+  std::vector<GenerateRequest> reqs;
+  for (auto& p : shared_prefix_prompts(14, 5)) reqs.push_back(GenerateRequest{p, 4});
+  Engine off(gqa_backend(false), nullptr, EngineOptions{16, 4096});
+  Engine on(gqa_backend(true), nullptr, EngineOptions{16, 4096});
+  EXPECT_EQ(ids_of(on.generate(reqs)), ids_of(off.generate(reqs)));
+  EXPECT_EQ(on.stats().cached_tokens, 13 * 64);   // the 4 whole blocks of the 70-token prefix
+}
+
 TEST(EnginePrefixCache, EvictedPrefixesAreRecomputedNotAnError) {
   const auto reqs = generation_requests();
   Engine off(gqa_backend(false), nullptr, EngineOptions{4, 48});
