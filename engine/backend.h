@@ -25,6 +25,13 @@ struct PrefixCacheStats {
   int64_t evictions = 0;        // cached blocks given up to make room
 };
 
+// The cached blocks a sequence's tokens start with: how many tokens they hold, and how many of
+// them no sequence holds now (attaching those takes them from the free blocks).
+struct CachedPrefix {
+  int tokens = 0;
+  int64_t blocks_from_free = 0;
+};
+
 struct ForwardChunk {
   SeqId seq = -1;
   std::span<const int32_t> tokens;   // appended to the sequence's KV state
@@ -82,11 +89,11 @@ class Backend {
   // whether its prefix was computed or attached.
   virtual bool prefix_caching() const { return false; }   // supported and switched on
   // For a sequence that holds no tokens yet: attaches the longest run of whole cached blocks
-  // that `tokens` starts with and returns how many tokens it holds now (a multiple of
-  // kv_block_size(), at most tokens.size()). The caller feeds the rest.
+  // that `tokens` starts with and returns how many tokens it holds now (whole blocks of the
+  // cache's own size, at most tokens.size()). The caller feeds the rest.
   virtual int attach_cached_prefix(SeqId seq, std::span<const int32_t> tokens) { return 0; }
-  // How many leading tokens attach_cached_prefix would attach now (a look-up; nothing changes).
-  virtual int cached_prefix_length(std::span<const int32_t> tokens) const { return 0; }
+  // What attach_cached_prefix would attach now (a look-up; nothing changes).
+  virtual CachedPrefix find_cached_prefix(std::span<const int32_t> tokens) const { return {}; }
   virtual PrefixCacheStats prefix_cache_stats() const { return {}; }
 };
 

@@ -68,6 +68,15 @@ CpuBackend::CpuBackend(const ModelConfig& cfg, Weights weights, CpuBackendOption
     lm_head_data_ = lm_head_.data;
   }
   inv_freq_ = cpu::rope_inv_freq(cfg.head_dim, cfg.rope_theta);
+
+  const int64_t block_bytes = int64_t(2) * cfg.num_layers * std::max(1, options.prefix_block_size) *
+                              cfg.num_kv_heads * cfg.head_dim * int64_t(sizeof(float));
+  const int64_t slots = options.prefix_cache_bytes / block_bytes;
+  if (options.prefix_cache && options.prefix_block_size >= 1 && slots > 0) {
+    prefix_index_ = std::make_unique<PrefixIndex>(options.prefix_block_size, slots);
+    cached_.resize(size_t(slots));
+    for (int64_t b = slots - 1; b >= 0; --b) free_slots_.push_back(int32_t(b));
+  }
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -108,6 +117,8 @@ void CpuBackend::truncate(SeqId seq, int n) {
   for (auto& k : s.k) k.resize(size_t(n) * kv_dim);
   for (auto& v : s.v) v.resize(size_t(n) * kv_dim);
   s.length = n;
+  s.tokens.resize(size_t(n));
+  if (prefix_index_) s.serials.resize(size_t(n / prefix_index_->block_size()));
 }
 
 SeqId CpuBackend::fork_sequence(SeqId seq) {
@@ -257,7 +268,111 @@ void CpuBackend::forward(std::span<const ForwardChunk> chunks, std::vector<float
   cpu::rmsnorm(xr.data(), xr.data(), final_norm_.data, R, C, eps);
   cpu::matmul(logits.data(), xr.data(), lm_head_data_, R, C, V, *pool_);
 
-  for (const ForwardChunk& c : chunks) sequence(c.seq).length += int(c.tokens.size());
+  for (const ForwardChunk& c : chunks) {
+    Sequence& s = sequence(c.seq);
+    s.length += int(c.tokens.size());
+    s.tokens.insert(s.tokens.end(), c.tokens.begin(), c.tokens.end());
+    if (prefix_index_) cache_full_blocks(s);
+  }
+}
+
+// ---------------------------------------------------------------- prefix cache
+
+void CpuBackend::cache_full_blocks(Sequence& s) {
+  const size_t bs = size_t(prefix_index_->block_size());
+  const size_t kv_dim = size_t(cfg_.num_kv_heads) * size_t(cfg_.head_dim);
+  for (size_t b = s.serials.size(); (b + 1) * bs <= s.tokens.size(); ++b) {
+    const uint64_t parent = b == 0 ? PrefixIndex::kRoot : s.serials[b - 1];
+    if (parent == PrefixIndex::kUncached) {
+      s.serials.push_back(PrefixIndex::kUncached);
+      continue;
+    }
+    const std::span<const int32_t> tokens = std::span<const int32_t>(s.tokens).subspan(b * bs, bs);
+    if (auto m = prefix_index_->find(parent, tokens)) {   // cached already (same tokens, same KV)
+      s.serials.push_back(m->serial);
+      continue;
+    }
+    int32_t slot = -1;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else if (auto evicted = prefix_index_->evict()) {
+      slot = *evicted;
+      ++prefix_stats_.evictions;
+    }
+    if (slot < 0) {   // no room at all: the chain is not cached past here
+      s.serials.push_back(PrefixIndex::kUncached);
+      continue;
+    }
+    CachedBlock& cb = cached_[size_t(slot)];
+    cb.k.resize(size_t(cfg_.num_layers) * bs * kv_dim);
+    cb.v.resize(cb.k.size());
+    for (int l = 0; l < cfg_.num_layers; ++l) {
+      std::copy_n(s.k[size_t(l)].data() + b * bs * kv_dim, bs * kv_dim, cb.k.data() + size_t(l) * bs * kv_dim);
+      std::copy_n(s.v[size_t(l)].data() + b * bs * kv_dim, bs * kv_dim, cb.v.data() + size_t(l) * bs * kv_dim);
+    }
+    s.serials.push_back(prefix_index_->insert(parent, tokens, slot));
+    prefix_index_->release(slot);   // no sequence holds a copy's slot: evictable at once
+  }
+}
+
+int CpuBackend::attach_cached_prefix(SeqId seq, std::span<const int32_t> tokens) {
+  Sequence& s = sequence(seq);
+  if (s.length != 0)
+    throw InputError(fmt::format("cpu backend: a cached prefix can only start sequence {}, which holds {} tokens",
+                                 seq, s.length));
+  ++prefix_stats_.lookups;
+  if (!prefix_index_) return 0;
+  const size_t bs = size_t(prefix_index_->block_size());
+  const size_t kv_dim = size_t(cfg_.num_kv_heads) * size_t(cfg_.head_dim);
+  uint64_t parent = PrefixIndex::kRoot;
+  std::vector<int32_t> slots;
+  for (size_t at = 0; at + bs <= tokens.size() && at + bs <= size_t(max_len_); at += bs) {
+    const auto m = prefix_index_->find(parent, tokens.subspan(at, bs));
+    if (!m) break;
+    slots.push_back(m->block);
+    s.serials.push_back(m->serial);
+    parent = m->serial;
+  }
+  const size_t n = slots.size() * bs;
+  for (int l = 0; l < cfg_.num_layers; ++l) {
+    s.k[size_t(l)].resize(n * kv_dim);
+    s.v[size_t(l)].resize(n * kv_dim);
+    for (size_t i = 0; i < slots.size(); ++i) {
+      const CachedBlock& cb = cached_[size_t(slots[i])];
+      std::copy_n(cb.k.data() + size_t(l) * bs * kv_dim, bs * kv_dim, s.k[size_t(l)].data() + i * bs * kv_dim);
+      std::copy_n(cb.v.data() + size_t(l) * bs * kv_dim, bs * kv_dim, s.v[size_t(l)].data() + i * bs * kv_dim);
+    }
+  }
+  for (int32_t slot : slots) {   // most recently used now
+    prefix_index_->acquire(slot);
+    prefix_index_->release(slot);
+  }
+  s.tokens.assign(tokens.begin(), tokens.begin() + ptrdiff_t(n));
+  s.length = int(n);
+  prefix_stats_.blocks_reused += int64_t(slots.size());
+  prefix_stats_.tokens_reused += int64_t(n);
+  return s.length;
+}
+
+CachedPrefix CpuBackend::find_cached_prefix(std::span<const int32_t> tokens) const {
+  CachedPrefix found;   // copies take no KV blocks: blocks_from_free stays 0
+  if (!prefix_index_) return found;
+  const size_t bs = size_t(prefix_index_->block_size());
+  uint64_t parent = PrefixIndex::kRoot;
+  for (size_t at = 0; at + bs <= tokens.size() && at + bs <= size_t(max_len_); at += bs) {
+    const auto m = prefix_index_->find(parent, tokens.subspan(at, bs));
+    if (!m) break;
+    found.tokens += int(bs);
+    parent = m->serial;
+  }
+  return found;
+}
+
+PrefixCacheStats CpuBackend::prefix_cache_stats() const {
+  PrefixCacheStats st = prefix_stats_;
+  if (prefix_index_) st.blocks_cached = prefix_index_->entries();
+  return st;
 }
 
 }  // namespace yardstick

@@ -11,6 +11,7 @@
 
 #include "engine/backend.h"
 #include "engine/model_config.h"
+#include "engine/prefix_cache.h"
 #include "engine/weights.h"
 
 namespace yardstick {
@@ -20,6 +21,9 @@ class ThreadPool;
 struct CpuBackendOptions {
   int threads = 0;               // 0: all cores
   int max_sequence_length = 0;   // 0: the model's context window (max_position_embeddings)
+  bool prefix_cache = true;      // keep copies of full blocks' K/V by token chain for reuse
+  int prefix_block_size = 16;    // tokens per cached block
+  int64_t prefix_cache_bytes = int64_t(256) << 20;   // room for cached blocks (LRU beyond)
 };
 
 class CpuBackend final : public Backend {
@@ -46,6 +50,13 @@ class CpuBackend final : public Backend {
   // changed then.
   void forward(std::span<const ForwardChunk> chunks, std::vector<float>& logits) override;
 
+  // Prefix caching (Backend's contract): cached blocks are copies, so attaching one copies its
+  // K/V rows into the sequence; they are bitwise those the sequence would have computed.
+  bool prefix_caching() const override { return prefix_index_ != nullptr; }
+  int attach_cached_prefix(SeqId seq, std::span<const int32_t> tokens) override;
+  CachedPrefix find_cached_prefix(std::span<const int32_t> tokens) const override;
+  PrefixCacheStats prefix_cache_stats() const override;
+
  private:
   // A weight as f32: `data` points into the mapped checkpoint when the tensor already is aligned
   // f32, else into `owned`, an upcast copy (simple, exact, and costs 2x the bf16 size in memory).
@@ -69,6 +80,13 @@ class CpuBackend final : public Backend {
     int length = 0;
     std::vector<std::vector<float>> k;   // per layer: [length, NKV*HD], after RoPE
     std::vector<std::vector<float>> v;   // per layer: [length, NKV*HD]
+    std::vector<int32_t> tokens;         // [length]
+    std::vector<uint64_t> serials;       // [length / PBS] full blocks' chain serials (prefix cache)
+  };
+  // A cached block: the K/V rows of PBS tokens in every layer.
+  struct CachedBlock {
+    std::vector<float> k;   // [L, PBS, NKV*HD]
+    std::vector<float> v;   // [L, PBS, NKV*HD]
   };
   // Where each token row of a forward call belongs.
   struct RowInfo {
@@ -81,6 +99,8 @@ class CpuBackend final : public Backend {
   const Sequence& sequence(SeqId seq) const;
   void check_chunks(std::span<const ForwardChunk> chunks) const;
   void attention(float* out, const float* q, int layer, std::span<const RowInfo> rows);
+  // Copies the sequence's newly full blocks into the cache.
+  void cache_full_blocks(Sequence& s);
 
   ModelConfig cfg_;
   Weights weights_;
@@ -96,6 +116,11 @@ class CpuBackend final : public Backend {
 
   std::map<SeqId, Sequence> seqs_;
   SeqId next_id_ = 0;
+
+  std::unique_ptr<PrefixIndex> prefix_index_;   // null: prefix caching off
+  std::vector<CachedBlock> cached_;             // [slots] indexed by the index's block ids
+  std::vector<int32_t> free_slots_;
+  PrefixCacheStats prefix_stats_;
 };
 
 }  // namespace yardstick

@@ -59,6 +59,17 @@ std::string check_ids(std::span<const int32_t> ids, int vocab_size, const char* 
   return "";
 }
 
+// KV blocks a sequence of `total` tokens takes when it starts empty and attaches the cached
+// blocks `attachable` (the part of its feed the scheduler may attach) begins with: blocks it
+// shares with running sequences cost nothing, evictable cached ones cost what a new block does.
+int64_t blocks_with_cache(const Backend& backend, std::span<const int32_t> attachable, int64_t total) {
+  const int bs = backend.kv_block_size();
+  const int64_t all = kv_blocks_to_grow(0, total, bs);
+  if (!backend.prefix_caching()) return all;
+  const CachedPrefix cached = backend.find_cached_prefix(attachable);
+  return all - kv_blocks_to_grow(0, cached.tokens, bs) + cached.blocks_from_free;
+}
+
 // ---------------------------------------------------------------- generate_until
 
 // What the samples of one request share: the request, the result being filled in, and, when the
@@ -94,7 +105,8 @@ class PrefillWork final : public SeqWork {
   explicit PrefillWork(GenerateGroup& group) : g_(group) {}
 
   int64_t admission_blocks(const Backend& backend) const override {
-    return kv_blocks_to_grow(0, int64_t(g_.request->prompt_ids.size()) - 1, backend.kv_block_size());
+    const std::span<const int32_t> prompt(g_.request->prompt_ids);
+    return blocks_with_cache(backend, prompt.first(prompt.size() - 2), int64_t(prompt.size()) - 1);
   }
 
   void start(Backend& backend) override {
@@ -151,7 +163,10 @@ class SampleWork final : public SeqWork {
       const int64_t len = backend.sequence_length(g_.prefix);
       return (len % bs != 0 ? 1 : 0) + kv_blocks_to_grow(len, 1, bs);
     }
-    return kv_blocks_to_grow(0, int64_t(req_.prompt_ids.size() + out_.ids.size()), bs);
+    // The scheduler may attach cached blocks within the prompt (never its last token).
+    const std::span<const int32_t> prompt(req_.prompt_ids);
+    return blocks_with_cache(backend, prompt.first(prompt.size() - 1),
+                             int64_t(req_.prompt_ids.size() + out_.ids.size()));
   }
 
   void start(Backend& backend) override {
@@ -305,8 +320,9 @@ class LoglikelihoodWork final : public SeqWork {
   }
 
   int64_t admission_blocks(const Backend& backend) const override {
-    return kv_blocks_to_grow(0, int64_t(context_.size() + continuation().size()) - 1,
-                             backend.kv_block_size());
+    const std::span<const int32_t> context(context_);
+    return blocks_with_cache(backend, context.first(context.size() - 1),
+                             int64_t(context_.size() + continuation().size()) - 1);
   }
 
   // Starts (or restarts, scoring it afresh) the continuation in progress.
@@ -400,6 +416,14 @@ void schedule(Backend& backend, std::deque<std::unique_ptr<SeqWork>> works,
       run_scheduler(backend, std::move(works), {options.max_batch, options.max_prefill_tokens});
   stats.steps += s.steps;
   stats.preemptions += s.preemptions;
+  stats.prefill_tokens += s.prefill_tokens;
+  stats.cached_tokens += s.cached_tokens;
+  stats.decode_tokens += s.decode_tokens;
+  stats.forward_seconds += s.forward_seconds;
+  stats.prefill_step_seconds += s.prefill_step_seconds;
+  stats.prefill_steps += s.prefill_steps;
+  stats.host_seconds += s.total_seconds - s.forward_seconds;
+  stats.prefix_cache = backend.prefix_cache_stats();
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ struct EngineStats {
   int64_t decode_tokens = 0;    // tokens computed one per sequence (generated tokens fed back)
   double forward_seconds = 0;   // wall time inside Backend::forward_pick
   double prefill_step_seconds = 0;   // of that, in steps that carried a chunk of 2+ tokens
+  int64_t prefill_steps = 0;         // steps that carried a chunk of 2+ tokens
   double host_seconds = 0;      // scheduling between forward calls (the engine's own work,
                                 // callbacks included)
   PrefixCacheStats prefix_cache;   // the backend's, as of the last call

@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -15,6 +16,9 @@ int64_t kv_blocks_to_grow(int64_t len, int64_t n, int block_size) {
 namespace {
 
 using WorkPtr = std::unique_ptr<SeqWork>;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct Planned {
   SeqWork* work;
@@ -33,11 +37,15 @@ class Scheduler {
 
   SchedulerStats run(std::deque<WorkPtr> waiting) {
     waiting_ = std::move(waiting);
+    const auto started = Clock::now();
     try {
       for (;;) {
         const bool admitted = admit();
         if (active_.empty()) {
-          if (waiting_.empty()) return stats_;
+          if (waiting_.empty()) {
+            stats_.total_seconds = seconds_since(started);
+            return stats_;
+          }
           if (admitted) continue;   // what was admitted finished (or failed) at once
           throw std::logic_error("scheduler: work is waiting on work that will never run");
         }
@@ -116,6 +124,7 @@ class Scheduler {
   // makes room (preempting, dropping shared prefixes, failing work too big for the cache) until
   // some work can go.
   std::vector<Planned> plan_step() {
+    attach_cached_prefixes();
     for (;;) {
       for (WorkPtr& w : active_) {
         if (remaining(*w) <= 0) throw std::logic_error("scheduler: running work with nothing to feed");
@@ -125,6 +134,21 @@ class Scheduler {
       if (active_.empty()) return {};
       if (std::vector<Planned> plan = try_plan(); !plan.empty()) return plan;
       make_room();
+    }
+  }
+
+  // Work that has fed nothing into an empty sequence starts from the cached blocks its feed
+  // begins with (all but the wanted rows and the last token, which are always computed).
+  void attach_cached_prefixes() {
+    if (!b_.prefix_caching()) return;
+    for (WorkPtr& w : active_) {
+      if (w->fed != 0 || w->feed.size() < 2 || b_.sequence_length(w->seq) != 0) continue;
+      const size_t limit = std::min(w->want_from, w->feed.size() - 1);
+      const int n = b_.attach_cached_prefix(w->seq, std::span<const int32_t>(w->feed).first(limit));
+      if (n < 0 || size_t(n) > limit)
+        throw std::logic_error(fmt::format("{}: attached {} cached tokens of {}", b_.name(), n, limit));
+      w->fed = size_t(n);
+      stats_.cached_tokens += n;
     }
   }
 
@@ -190,8 +214,24 @@ class Scheduler {
       chunks.push_back(c);
       for (size_t i = from; i < p.end; ++i) picks.push_back(w.pick(i));
     }
+    bool prefill = false;
+    for (const ForwardChunk& c : chunks) {
+      if (c.tokens.size() >= 2) {
+        prefill = true;
+        stats_.prefill_tokens += int64_t(c.tokens.size());
+      } else {
+        stats_.decode_tokens += int64_t(c.tokens.size());
+      }
+    }
     std::vector<PickedToken> picked;
+    const auto started = Clock::now();
     b_.forward_pick(chunks, picks, picked);
+    const double took = seconds_since(started);
+    stats_.forward_seconds += took;
+    if (prefill) {
+      stats_.prefill_step_seconds += took;
+      ++stats_.prefill_steps;
+    }
     ++stats_.steps;
     if (picked.size() != picks.size())
       throw std::logic_error(fmt::format("{}: forward_pick returned {} rows for {} picks", b_.name(),

@@ -75,6 +75,13 @@ struct SchedulerOptions {
 struct SchedulerStats {
   int64_t steps = 0;         // forward_pick calls
   int64_t preemptions = 0;   // works whose sequence was closed to free KV memory
+  int64_t prefill_tokens = 0;   // tokens fed in chunks of 2+
+  int64_t cached_tokens = 0;    // feed tokens attached from the backend's prefix cache
+  int64_t decode_tokens = 0;    // tokens fed one per sequence
+  double forward_seconds = 0;        // inside forward_pick
+  double prefill_step_seconds = 0;   // of that, in steps with a chunk of 2+ tokens
+  int64_t prefill_steps = 0;         // steps with a chunk of 2+ tokens
+  double total_seconds = 0;          // the whole run_scheduler call
 };
 
 // KV blocks a sequence of len tokens adds to hold n more, in blocks of block_size tokens.

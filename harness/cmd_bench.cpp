@@ -30,6 +30,7 @@
 #ifdef YARDSTICK_HAVE_CUDA
 #include <unistd.h>
 
+#include "engine/cuda/attention.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/probes.h"
 #include "engine/sampler.h"
@@ -55,6 +56,10 @@ struct BenchArgs {
   int decode_steps = 64;
   int hf_decode_steps = 32;
   std::string batches = "1,8,32,128,256";
+  int shared_prefix = 0;   // > 0: also decode the largest batch behind a prefix of this many tokens, A/B
+
+  int mixed_batch = 64;     // decode sequences beside the new prompt of a mixed step (0: no mixed rows)
+  bool prefill_ab = true;   // the prefill A/B rows (attention kernel, cuBLASLt options)
   uint64_t seed = 1;
 };
 
@@ -133,10 +138,16 @@ Shape shape_of(const ModelConfig& cfg, size_t weight_bytes) {
   return s;
 }
 
+// KV bytes a decode step of `batch` sequences reads at `context` tokens each (and writes, one
+// token each), when `shared` tokens of every context are one prefix read once.
+double decode_kv_bytes(const Shape& s, int batch, double context, double shared = 0) {
+  return (shared + batch * (context - shared + 1)) * s.kv_bytes_per_token;
+}
+
 // Tokens/s no implementation can beat: the slower of moving the bytes at the measured copy
 // bandwidth and doing the FLOPs at the measured matrix rate.
-double decode_limit(const Shape& s, int batch, double context, double bw, double rate) {
-  const double bytes = s.streamed_bytes + batch * (context + 1) * s.kv_bytes_per_token;
+double decode_limit(const Shape& s, int batch, double context, double bw, double rate, double shared = 0) {
+  const double bytes = s.streamed_bytes + decode_kv_bytes(s, batch, context, shared);
   const double flops = batch * (2 * s.matmul_params + 4.0 * context * s.attn_width * s.layers);
   return batch / std::max(bytes / bw, flops / rate);
 }
@@ -168,6 +179,18 @@ std::vector<int32_t> prefill(CudaBackend& b, const std::vector<SeqId>& seqs,
   return next;
 }
 
+// Opens n sequences (appended to seqs) with prompts of len random tokens; returns their greedy
+// next tokens.
+std::vector<int32_t> open_and_prefill(CudaBackend& b, int n, int len, std::mt19937_64& rng, std::vector<SeqId>& seqs) {
+  std::vector<std::vector<int32_t>> prompts;
+  const size_t first = seqs.size();
+  for (int i = 0; i < n; ++i) {
+    seqs.push_back(b.open_sequence());
+    prompts.push_back(random_ids(rng, len, b.config().vocab_size));
+  }
+  return prefill(b, std::vector<SeqId>(seqs.begin() + std::ptrdiff_t(first), seqs.end()), prompts);
+}
+
 double bench_prefill(CudaBackend& b, const BenchArgs& a, std::mt19937_64& rng) {
   std::vector<double> times;
   for (int rep = 0; rep < 4; ++rep) {   // the first is a warm-up
@@ -186,26 +209,18 @@ double bench_prefill(CudaBackend& b, const BenchArgs& a, std::mt19937_64& rng) {
   return double(a.prefill_seqs) * a.prefill_len / times[times.size() / 2];
 }
 
-// Decode tokens/s of `batch` sequences after a prompt_len prefill: decode_steps timed steps
-// after three warm-up steps (eager, graph capture, first replay). NaN when the KV cache can't
-// hold the batch.
-double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_64& rng) {
-  constexpr int kWarmUp = 3;
-  const int64_t per_seq = (a.prompt_len + kWarmUp + a.decode_steps + b.kv_block_size() - 1) / b.kv_block_size();
-  if (per_seq * batch > b.kv_free_blocks()) return NAN;
-  std::vector<SeqId> seqs;
-  std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < batch; ++i) {
-    seqs.push_back(b.open_sequence());
-    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
-  }
-  std::vector<int32_t> next = prefill(b, seqs, prompts);
+constexpr int kDecodeWarmUp = 3;   // steps before the timed ones: eager, graph capture, first replay
+
+// Decode tokens/s of `seqs`, fed `next` first: decode_steps timed steps after the warm-up ones.
+// Closes the sequences.
+double timed_decode(CudaBackend& b, const BenchArgs& a, const std::vector<SeqId>& seqs, std::vector<int32_t> next) {
+  const int batch = int(seqs.size());
   std::vector<ForwardChunk> chunks(static_cast<size_t>(batch));
   std::vector<TokenPick> picks(static_cast<size_t>(batch));
   std::vector<PickedToken> out;
   Clock::time_point t0;
-  for (int step = 0; step < kWarmUp + a.decode_steps; ++step) {
-    if (step == kWarmUp) t0 = Clock::now();
+  for (int step = 0; step < kDecodeWarmUp + a.decode_steps; ++step) {
+    if (step == kDecodeWarmUp) t0 = Clock::now();
     for (int i = 0; i < batch; ++i) chunks[size_t(i)] = ForwardChunk{seqs[size_t(i)], std::span(&next[size_t(i)], 1), 0};
     b.forward_pick(chunks, picks, out);
     for (int i = 0; i < batch; ++i) next[size_t(i)] = out[size_t(i)].token;
@@ -213,6 +228,68 @@ double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_
   const double t = seconds_since(t0);
   for (SeqId s : seqs) b.close_sequence(s);
   return double(batch) * a.decode_steps / t;
+}
+
+// Decode tokens/s of `batch` sequences after a prompt_len prefill. NaN when the KV cache can't
+// hold the batch.
+double bench_decode(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_64& rng) {
+  const int64_t per_seq = (a.prompt_len + kDecodeWarmUp + a.decode_steps + b.kv_block_size() - 1) / b.kv_block_size();
+  if (per_seq * batch > b.kv_free_blocks()) return NAN;
+  std::vector<SeqId> seqs;
+  std::vector<int32_t> next = open_and_prefill(b, batch, a.prompt_len, rng, seqs);
+  return timed_decode(b, a, seqs, std::move(next));
+}
+
+// The same behind a common prefix of `shared` tokens (few-shot examples): prefilled once and
+// forked, so the sequences' tables share its full blocks as prefix caching makes them, then
+// prompt_len own tokens each. NaN when the KV cache can't hold it.
+double bench_shared_decode(CudaBackend& b, const BenchArgs& a, int batch, int shared, std::mt19937_64& rng) {
+  const int BS = b.kv_block_size();
+  const int64_t own = (shared % BS + a.prompt_len + kDecodeWarmUp + a.decode_steps + BS - 1) / BS;
+  if (shared / BS + own * batch > b.kv_free_blocks()) return NAN;
+  const SeqId root = b.open_sequence();
+  const std::vector<int32_t> prefix = random_ids(rng, shared, b.config().vocab_size);
+  std::vector<float> no_logits;
+  const ForwardChunk c{root, prefix, shared};
+  b.forward(std::span(&c, 1), no_logits);
+  std::vector<SeqId> seqs;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < batch; ++i) {
+    seqs.push_back(b.fork_sequence(root));
+    prompts.push_back(random_ids(rng, a.prompt_len, b.config().vocab_size));
+  }
+  b.close_sequence(root);   // the forks keep its blocks
+  return timed_decode(b, a, seqs, prefill(b, seqs, prompts));
+}
+
+// Tokens/s of steps that mix `batch` decode sequences (prompt_len tokens of context) with one new
+// prompt of prefill_len tokens each, as the scheduler builds them when work arrives during
+// decoding: median of 3 timed steps after a warm-up. NaN when the KV cache can't hold it.
+double bench_mixed(CudaBackend& b, const BenchArgs& a, int batch, std::mt19937_64& rng) {
+  constexpr int kSteps = 4;   // the first is a warm-up
+  const int bs = b.kv_block_size();
+  const int64_t blocks = int64_t(batch) * ((a.prompt_len + kSteps + bs - 1) / bs) + (a.prefill_len + bs - 1) / bs;
+  if (blocks > b.kv_free_blocks()) return NAN;
+  std::vector<SeqId> seqs;
+  std::vector<int32_t> next = open_and_prefill(b, batch, a.prompt_len, rng, seqs);
+  std::vector<double> times;
+  for (int step = 0; step < kSteps; ++step) {
+    const SeqId fresh = b.open_sequence();
+    const std::vector<int32_t> prompt = random_ids(rng, a.prefill_len, b.config().vocab_size);
+    std::vector<ForwardChunk> chunks;
+    for (int i = 0; i < batch; ++i) chunks.push_back(ForwardChunk{seqs[size_t(i)], std::span(&next[size_t(i)], 1), 0});
+    chunks.push_back(ForwardChunk{fresh, prompt, a.prefill_len - 1});
+    std::vector<TokenPick> picks(chunks.size());
+    std::vector<PickedToken> out;
+    const auto t0 = Clock::now();
+    b.forward_pick(chunks, picks, out);
+    if (step > 0) times.push_back(seconds_since(t0));
+    for (int i = 0; i < batch; ++i) next[size_t(i)] = out[size_t(i)].token;
+    b.close_sequence(fresh);
+  }
+  for (SeqId s : seqs) b.close_sequence(s);
+  std::sort(times.begin(), times.end());
+  return double(batch + a.prefill_len) / times[times.size() / 2];
 }
 
 // Teacher-forced log-probs of the next token and argmax agreement between two implementations.
@@ -299,8 +376,9 @@ void run_bench(const BenchArgs& a) {
   const double rate = cuda::measure_gemm_rate();
 
   CudaBackendOptions opts;
-  opts.max_step_seqs = std::max(opts.max_step_seqs, *std::max_element(batches.begin(), batches.end()));
-  opts.max_step_tokens = std::max(opts.max_step_tokens, a.prefill_seqs * a.prefill_len);
+  opts.max_step_seqs = std::max({opts.max_step_seqs, *std::max_element(batches.begin(), batches.end()), a.mixed_batch + 1});
+  opts.max_step_tokens = std::max({opts.max_step_tokens, a.prefill_seqs * a.prefill_len, a.mixed_batch + a.prefill_len});
+  opts.max_step_logits = std::max(opts.max_step_logits, a.mixed_batch + 1);
   const auto t_load = Clock::now();
   std::unique_ptr<CudaBackend> backend =
       a.model_dir.empty() ? CudaBackend::synthetic(cfg, a.seed, opts)
@@ -320,12 +398,78 @@ void run_bench(const BenchArgs& a) {
   fmt::print(stderr, "bench: prefill {} x {}\n", a.prefill_seqs, a.prefill_len);
   rows.push_back({fmt::format("prefill {} x {} tokens", a.prefill_seqs, a.prefill_len), bench_prefill(*backend, a, rng),
                   prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate), hf_rate("prefill_tok_s", "")});
+  if (a.prefill_ab && cuda::attention_prefill_mma_supports(backend->config().head_dim)) {
+    // A/B of the prefill attention: the SIMT kernel instead of the tensor-core one.
+    backend->set_mma_prefill_attention(false);
+    fmt::print(stderr, "bench: prefill {} x {}, SIMT attention\n", a.prefill_seqs, a.prefill_len);
+    rows.push_back({fmt::format("prefill {} x {} tokens, SIMT attention", a.prefill_seqs, a.prefill_len),
+                    bench_prefill(*backend, a, rng), prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate),
+                    hf_rate("prefill_tok_s", "")});
+    backend->set_mma_prefill_attention(CudaBackendOptions{}.mma_prefill_attention);
+  }
+  if (a.prefill_ab) {
+    // A/B of the prefill projections: cuBLASLt algorithms timed per shape, the residual add in
+    // the matmul epilogue, both (each the opposite of the default).
+    const CudaBackendOptions d;
+    auto variant = [&](bool timed, bool epilogue, const std::string& what) {
+      backend->set_gemm_timed_algorithms(timed);
+      backend->set_gemm_residual_epilogue(epilogue);
+      fmt::print(stderr, "bench: prefill {} x {}, {}\n", a.prefill_seqs, a.prefill_len, what);
+      rows.push_back({fmt::format("prefill {} x {} tokens, {}", a.prefill_seqs, a.prefill_len, what),
+                      bench_prefill(*backend, a, rng), prefill_limit(shape, a.prefill_seqs, a.prefill_len, bw, rate),
+                      hf_rate("prefill_tok_s", "")});
+    };
+    const std::string timed = d.gemm_timed_algorithms ? "heuristic cuBLASLt algorithms" : "timed cuBLASLt algorithms";
+    const std::string epilogue = d.gemm_residual_epilogue ? "residual add apart" : "residual add in the matmul epilogue";
+    variant(!d.gemm_timed_algorithms, d.gemm_residual_epilogue, timed);
+    variant(d.gemm_timed_algorithms, !d.gemm_residual_epilogue, epilogue);
+    variant(!d.gemm_timed_algorithms, !d.gemm_residual_epilogue, timed + ", " + epilogue);
+    backend->set_gemm_timed_algorithms(d.gemm_timed_algorithms);
+    backend->set_gemm_residual_epilogue(d.gemm_residual_epilogue);
+  }
+  if (a.mixed_batch > 0) {
+    // Mixed steps (decode sequences beside a new prompt): the default, the 1-token sequences
+    // through the prefill kernel as well, and the SIMT prefill kernel.
+    const int batch = a.mixed_batch;
+    auto mixed = [&](const std::string& what) {
+      fmt::print(stderr, "bench: mixed step, {}\n", what);
+      rows.push_back({fmt::format("mixed step: {} decode (ctx {}) + 1 x {} prompt{}", batch, a.prompt_len,
+                                  a.prefill_len, what.empty() ? "" : ", " + what),
+                      bench_mixed(*backend, a, batch, rng), NAN, NAN});
+    };
+    mixed("");
+    backend->set_decode_attention_in_mixed_steps(false);
+    mixed("all in the prefill kernel");
+    backend->set_decode_attention_in_mixed_steps(CudaBackendOptions{}.decode_attention_in_mixed_steps);
+    backend->set_mma_prefill_attention(false);
+    mixed("SIMT prefill attention");
+    backend->set_mma_prefill_attention(CudaBackendOptions{}.mma_prefill_attention);
+  }
   const double context = a.prompt_len + 3 + a.decode_steps / 2.0;
   for (int batch : batches) {
     fmt::print(stderr, "bench: decode at {} sequences\n", batch);
     rows.push_back({fmt::format("decode {} seq (ctx {}+{})", batch, a.prompt_len, a.decode_steps),
                     bench_decode(*backend, a, batch, rng), decode_limit(shape, batch, context, bw, rate),
                     hf_rate("decode_tok_s", std::to_string(batch))});
+  }
+  if (a.shared_prefix > 0) {
+    // GSM8K's shape: every sequence behind the same few-shot prefix. The limits count the KV
+    // bytes each path must read: the prefix once per step, or once per sequence.
+    const int batch = *std::max_element(batches.begin(), batches.end());
+    const double ctx = a.shared_prefix + context;
+    auto shared_row = [&](bool on) {
+      backend->set_shared_prefix_attention(on);
+      const double kv_gb = decode_kv_bytes(shape, batch, ctx, on ? a.shared_prefix : 0) / 1e9;
+      fmt::print(stderr, "bench: decode at {} sequences behind a {}-token prefix, shared-prefix attention {}\n", batch,
+                 a.shared_prefix, on ? "on" : "off");
+      rows.push_back({fmt::format("decode {} seq, {} shared + {} own tokens, shared-prefix attention {} (KV {:.1f} GB/step)",
+                                  batch, a.shared_prefix, a.prompt_len, on ? "on" : "off", kv_gb),
+                      bench_shared_decode(*backend, a, batch, a.shared_prefix, rng),
+                      decode_limit(shape, batch, ctx, bw, rate, on ? a.shared_prefix : 0), NAN});
+    };
+    shared_row(true);
+    shared_row(false);
+    backend->set_shared_prefix_attention(CudaBackendOptions{}.shared_prefix_attention);
   }
   if (std::find(batches.begin(), batches.end(), 1) != batches.end()) {
     // A/B of the batch-1 decode path, one change at a time: the residual add + RMSNorm, then RoPE
@@ -421,6 +565,13 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--decode-steps", args->decode_steps, "timed decode steps")->capture_default_str();
   cmd->add_option("--hf-decode-steps", args->hf_decode_steps, "tokens HF generates per batch")->capture_default_str();
   cmd->add_option("--batches", args->batches, "concurrent sequences for decode")->capture_default_str();
+  cmd->add_option("--shared-prefix", args->shared_prefix,
+                  "also decode the largest batch behind a common prefix of N tokens, shared-prefix attention on and off")
+      ->capture_default_str();
+  cmd->add_option("--mixed-batch", args->mixed_batch,
+                  "decode sequences beside a prefill-len prompt in the mixed-step rows (0: none)")
+      ->capture_default_str();
+  cmd->add_flag("!--no-prefill-ab", args->prefill_ab, "skip the prefill A/B rows");
   cmd->add_option("--seed", args->seed, "seed of the synthetic weights and prompts")->capture_default_str();
   cmd->callback([args] {
 #ifdef YARDSTICK_HAVE_CUDA

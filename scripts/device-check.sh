@@ -8,6 +8,10 @@
 #   scripts/device-check.sh gsm8k     there: `yardstick run --backend cuda` on GSM8K (first
 #                                     ${GSM8K_LIMIT:-256} problems, 8-shot) with a synthetic 7B
 #                                     written by `yardstick synth-model`; timings and the report
+#   scripts/device-check.sh eval      there, in one call: the GPU tests, a short bench (with shared-
+#                                     prefix decode rows), then `yardstick run` of GSM8K's full test
+#                                     at 160 new tokens and the workloads (scripts/workload-bench.sh
+#                                     when present)
 #   scripts/device-check.sh profile   there: per-kernel times of a short 7B bench under Nsight
 #                                     Compute ($OUT/ncu.csv, a summary by kernel and grid), and two
 #                                     plain batch-1 decode runs for the run-to-run spread
@@ -18,19 +22,24 @@ cd "$(dirname "$0")/.."
 prepare() {
   local build=${YARDSTICK_BUILD_DIR:-build-cuda}
   cmake -S . -B "$build" -DYARDSTICK_CUDA=ON -DYARDSTICK_STATIC_DEPS=ON -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-  cmake --build "$build" -j2 --target yardstick cuda_kernels_test cuda_backend_test scheduler_cuda_test || exit 1
+  local gpu_tests=(cuda_kernels_test cuda_backend_test scheduler_cuda_test prefix_cache_cuda_test)
+  cmake --build "$build" -j2 --target yardstick "${gpu_tests[@]}" || exit 1
   rm -rf .carry/bin && mkdir -p .carry/bin
-  cp "$build"/yardstick "$build"/cuda_kernels_test "$build"/cuda_backend_test "$build"/scheduler_cuda_test .carry/bin/
+  cp "$build"/yardstick .carry/bin/
+  for t in "${gpu_tests[@]}"; do cp "$build/$t" .carry/bin/; done
   strip .carry/bin/*
+  # The GPU tests each link the kernels' machine code: compressed, everything fits the trip's 64 MiB.
+  tar -C .carry -cf - bin | xz -T2 -6 >.carry/bin.tar.xz && rm -rf .carry/bin
   # What the GSM8K run needs from ../shared (which does not travel): the data and the tokenizer.
   rm -rf .carry/datasets .carry/tokenizer && mkdir -p .carry/datasets .carry/tokenizer
-  cp -r ../shared/datasets/gsm8k .carry/datasets/
+  cp -r ../shared/datasets/gsm8k ../shared/datasets/cmmlu ../shared/datasets/ceval .carry/datasets/
   cp ../shared/reference/tokenizer/tokenizer.json ../shared/reference/tokenizer/deepseek-llm-7b-base.tokenizer_config.json \
     .carry/tokenizer/
   du -sh .carry
 }
 
 setup_env() {
+  [ -f .carry/bin.tar.xz ] && [ ! -d .carry/bin ] && xz -dc .carry/bin.tar.xz | tar -C .carry -xf -
   local cublas_dir
   cublas_dir=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(os.path.dirname(nvidia.cublas.__file__), "lib"))' 2>/dev/null)
   export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${cublas_dir}:${LD_LIBRARY_PATH:-}
@@ -88,13 +97,55 @@ gsm8k() {
   cat "$out/gsm8k.md"
 }
 
+gpu_tests() {
+  local out=$1 t rc all=0
+  for t in cuda_kernels_test cuda_backend_test scheduler_cuda_test prefix_cache_cuda_test; do
+    timeout 240 .carry/bin/$t --gtest_brief=1 >"$out/$t.log" 2>&1; rc=$?
+    echo "$t: exit $rc"; grep -E '^\[ metrics \]|FAILED|PASSED|Failure|error' "$out/$t.log" | head -30
+    [ $rc -eq 0 ] || all=1
+  done
+  return $all
+}
+
+eval_run() {
+  local out=${OUT:-/tmp/device-check}
+  mkdir -p "$out"
+  setup_env
+  echo "== device"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  [ "${SKIP_TESTS:-0}" = 1 ] || { echo "== GPU tests"; gpu_tests "$out"; }
+  if [ "${SKIP_BENCH:-0}" != 1 ]; then
+    echo "== bench"
+    timeout 300 .carry/bin/yardstick bench --synthetic 7b ${BENCH_ARGS:-} --json "$out/bench.json" >"$out/bench.md" 2>"$out/bench.err"
+    echo "bench exit $?"; tail -3 "$out/bench.err"; grep -E '^\|' "$out/bench.md"
+    echo "== bench: 256 sequences behind a 752-token shared prefix, 100 own tokens"
+    timeout 200 .carry/bin/yardstick bench --synthetic 7b --batches 256 --prompt-len 100 --shared-prefix 752 \
+      --decode-steps 32 --mixed-batch 0 --no-prefill-ab --prefill-seqs 8 --prefill-len 512 >"$out/bench_shared.md" 2>/dev/null
+    echo "exit $?"; grep -E '^\|' "$out/bench_shared.md"
+  fi
+  local model=/tmp/synth-7b
+  [ -e "$model/config.json" ] || /usr/bin/time -f "synth-model: %e s wall" .carry/bin/yardstick synth-model --out "$model" \
+    --preset 7b --dtype bf16 --tokenizer .carry/tokenizer/tokenizer.json 2>&1 | tail -1
+  # DROP_CACHES=1: the weights come from disk, as a freshly copied checkpoint's would.
+  [ "${DROP_CACHES:-0}" = 1 ] && { sync; echo 3 > /proc/sys/vm/drop_caches; }
+  echo "== yardstick run gsm8k (full test, 160 new tokens, batch 256)"
+  /usr/bin/time -f "run: %e s wall" .carry/bin/yardstick run --model "$model" --tasks gsm8k --max-new-tokens 160 \
+    --backend cuda --max-batch 256 --db "$out/gsm8k.db" --data-dir .carry/datasets ${RUN_ARGS:-} \
+    >"$out/gsm8k.md" 2>"$out/gsm8k.err"
+  echo "run exit $?"; tr '\r' '\n' <"$out/gsm8k.err" | grep -v '^yardstick: gsm8k\|^$' | tail -14; tail -4 "$out/gsm8k.md"
+  if [ -x scripts/workload-bench.sh ] && [ "${SKIP_WORKLOADS:-0}" != 1 ]; then
+    echo "== workloads"; YARDSTICK=.carry/bin/yardstick DATA_DIR=.carry/datasets MODEL="$model" \
+      timeout 400 bash scripts/workload-bench.sh ${WORKLOADS:-cmmlu ceval} 2>&1 | tail -30
+  fi
+}
+
 profile() {
   local out=${OUT:-/tmp/device-check}
   mkdir -p "$out"
   setup_env
   local ncu
   ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-  local short=(bench --synthetic 7b --batches 1 --decode-steps 4 --prefill-seqs 1 --prefill-len 8)
+  local short=(bench --synthetic 7b --batches 1 --decode-steps 4 --prefill-seqs 1 --prefill-len 8 --mixed-batch 0
+               --no-prefill-ab)
   timeout 300 "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv .carry/bin/yardstick "${short[@]}" \
     >"$out/ncu.csv" 2>"$out/ncu.err"
   echo "ncu exit $?"; tail -3 "$out/ncu.err"
@@ -110,5 +161,6 @@ case "${1:-}" in
   run) run ;;
   gsm8k) gsm8k ;;
   profile) profile ;;
-  *) echo "usage: $0 prepare|run|gsm8k|profile" >&2; exit 2 ;;
+  eval) eval_run ;;
+  *) echo "usage: $0 prepare|run|gsm8k|eval|profile" >&2; exit 2 ;;
 esac

@@ -6,23 +6,30 @@
 
 #ifdef YARDSTICK_HAVE_CUDA
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <string>
+#include <tuple>
 #include <vector>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/cpu_backend.h"
+#include "engine/cuda/attention.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/model_config.h"
 #include "engine/sampler.h"
 #include "engine/weights.h"
+#include "harness/synth_model.h"
 #include "tests/cuda_test_util.h"
 #include "tests/test_paths.h"
 
@@ -339,6 +346,200 @@ TEST_P(CudaBackendTest, RefusesBadInputWithoutChangingAnything) {
   backend->close_sequence(s);
 }
 
+// ---------------------------------------------------------------- shared-prefix attention
+
+CudaBackendOptions prefix_options(bool shared_prefix, bool graphs = true) {
+  CudaBackendOptions o = small_options();
+  o.max_step_seqs = 64;
+  o.shared_prefix_attention = shared_prefix;
+  o.cuda_graphs = graphs;
+  return o;
+}
+
+// Prefills ids into a fresh sequence (no logits) and returns it.
+SeqId prefilled(Backend& b, std::span<const int32_t> ids) {
+  const SeqId s = b.open_sequence();
+  std::vector<float> logits;
+  const ForwardChunk c{s, ids, int(ids.size())};
+  b.forward(std::span(&c, 1), logits);
+  return s;
+}
+
+// One decode step: token tokens[i] for seqs[i]; returns the step's logits.
+std::vector<float> decode_step(Backend& b, const std::vector<SeqId>& seqs, const std::vector<int32_t>& tokens) {
+  std::vector<ForwardChunk> chunks;
+  for (size_t i = 0; i < seqs.size(); ++i) chunks.push_back(ForwardChunk{seqs[i], std::span(&tokens[i], 1), 0});
+  std::vector<float> logits;
+  b.forward(chunks, logits);
+  return logits;
+}
+
+// Log-prob and greedy agreement of two runs' logits, row by row.
+Agreement agreement_of(const std::vector<float>& a, const std::vector<float>& b, size_t V) {
+  Agreement agree;
+  for (size_t r = 0; r < a.size() / V; ++r) {
+    const auto x = log_softmax(row(a, r, V)), y = log_softmax(row(b, r, V));
+    for (size_t i = 0; i < V; ++i) agree.add(x[i], y[i]);
+    agree.greedy_same += argmax(row(a, r, V)) == argmax(row(b, r, V));
+    ++agree.greedy_n;
+  }
+  return agree;
+}
+
+// 40 forks of a 100-token prompt (6 full blocks shared, the 7th copied by each fork) decode 20
+// steps side by side on two backends, shared-prefix attention on and off, fed the same tokens
+// (the plain backend's greedy picks; a distinct first token per fork). Every step groups all 40.
+TEST_P(CudaBackendTest, SharedPrefixAttentionAgreesWithPlainDecodeOnForks) {
+  auto on = load_cuda(GetParam(), prefix_options(true));
+  auto off = load_cuda(GetParam(), prefix_options(false));
+  const auto prompt = reference(GetParam())["prompts"][3]["ids"].get<std::vector<int32_t>>();
+  ASSERT_EQ(prompt.size(), 100u);
+  const size_t V = size_t(on->config().vocab_size);
+  constexpr int kForks = 40, kSteps = 20;
+  std::vector<SeqId> seqs_on, seqs_off;
+  const SeqId root_on = prefilled(*on, prompt), root_off = prefilled(*off, prompt);
+  for (int i = 0; i < kForks; ++i) {
+    seqs_on.push_back(on->fork_sequence(root_on));
+    seqs_off.push_back(off->fork_sequence(root_off));
+  }
+  std::vector<int32_t> tokens(kForks);
+  for (int i = 0; i < kForks; ++i) tokens[size_t(i)] = int32_t(3 + i * 5 % int(V - 3));
+  std::vector<float> all_on, all_off;
+  for (int step = 0; step < kSteps; ++step) {
+    const std::vector<float> a = decode_step(*on, seqs_on, tokens), b = decode_step(*off, seqs_off, tokens);
+    all_on.insert(all_on.end(), a.begin(), a.end());
+    all_off.insert(all_off.end(), b.begin(), b.end());
+    for (int i = 0; i < kForks; ++i) tokens[size_t(i)] = argmax(row(b, size_t(i), V));
+  }
+  const Agreement agree = agreement_of(all_on, all_off, V);
+  std::cout << "[ metrics ] " << GetParam() << " shared-prefix vs plain decode, " << kForks << " forks x " << kSteps
+            << " steps: max |dlogprob| " << agree.max_error << ", mean " << agree.sum_error / double(agree.n)
+            << ", argmax " << agree.greedy_same << "/" << agree.greedy_n << "\n";
+  EXPECT_LE(agree.max_error, kMaxLogprobError);
+  EXPECT_LE(agree.sum_error / double(agree.n), kMeanLogprobError);
+  EXPECT_GE(double(agree.greedy_same) / double(agree.greedy_n), kMinGreedyAgreement);
+  EXPECT_EQ(on->shared_prefix_stats().steps, kSteps) << "not every decode step grouped the forks";
+  EXPECT_EQ(on->shared_prefix_stats().grouped_seqs, int64_t(kForks) * kSteps);
+  EXPECT_EQ(on->shared_prefix_stats().blocks_saved, int64_t(kForks - 1) * 6 * kSteps);
+  EXPECT_EQ(off->shared_prefix_stats().steps, 0);
+}
+
+// Phases of 4 decode steps of 16 sequences each, the sharing changing from phase to phase at
+// the same batch size, run on three backends fed the same tokens: shared-prefix attention with
+// graphs (after the first phase's eager run and capture, every grouped step replays the graph
+// captured under the first phase's grouping), the same without graphs (must be bitwise equal:
+// a graph that kept a stale grouping would differ), and plain decode (within bf16 tolerance).
+std::vector<float> changing_sharing(CudaBackend& b, const std::vector<int32_t>& x, const std::vector<int32_t>& y) {
+  std::vector<float> all;
+  const int V = b.config().vocab_size;
+  auto run_phase = [&](const std::vector<SeqId>& seqs, int phase) {
+    std::vector<int32_t> tokens(seqs.size());
+    for (int step = 0; step < 4; ++step) {
+      for (size_t i = 0; i < seqs.size(); ++i) tokens[i] = int32_t(3 + (phase * 31 + step * 13 + int(i) * 7) % (V - 3));
+      const std::vector<float> logits = decode_step(b, seqs, tokens);
+      all.insert(all.end(), logits.begin(), logits.end());
+    }
+    for (SeqId s : seqs) b.close_sequence(s);
+  };
+  auto forks = [&](const std::vector<SeqId>& pattern) {
+    std::vector<SeqId> out;
+    for (SeqId s : pattern) out.push_back(b.fork_sequence(s));
+    return out;
+  };
+  const SeqId sx = prefilled(b, x);   // 100 tokens: 6 full blocks
+  const SeqId sy = prefilled(b, y);   // 70 tokens: 4 full blocks
+  run_phase(forks(std::vector<SeqId>(16, sx)), 0);   // one group of 16
+  std::vector<SeqId> alternate, mostly_y;
+  for (int i = 0; i < 16; ++i) {
+    alternate.push_back(i % 2 ? sy : sx);
+    mostly_y.push_back(i % 4 == 1 ? sx : sy);
+  }
+  run_phase(forks(alternate), 1);   // two groups of 8, interleaved in the batch
+  std::vector<SeqId> fresh;
+  for (int i = 0; i < 16; ++i) {
+    std::vector<int32_t> own(20);
+    for (int j = 0; j < 20; ++j) own[size_t(j)] = int32_t(3 + (i * 17 + j) % (V - 3));
+    fresh.push_back(prefilled(b, own));
+  }
+  run_phase(fresh, 2);   // no sharing: the graph without the shared pass
+  run_phase(forks(mostly_y), 3);   // groups of 4 and 12
+  // sx grows to 140 tokens (8 full blocks); a fork of it to 204 (12 blocks, 8 of them sx's).
+  std::vector<int32_t> more(40), most(64);
+  for (int j = 0; j < 40; ++j) more[size_t(j)] = int32_t(5 + j);
+  for (int j = 0; j < 64; ++j) most[size_t(j)] = int32_t(9 + j);
+  std::vector<float> unused;
+  const ForwardChunk grow{sx, more, int(more.size())};
+  b.forward(std::span(&grow, 1), unused);
+  const SeqId sz = b.fork_sequence(sx);
+  const ForwardChunk grow_z{sz, most, int(most.size())};
+  b.forward(std::span(&grow_z, 1), unused);
+  run_phase(forks(std::vector<SeqId>(16, sx)), 4);   // one group, longer shared prefix
+  std::vector<SeqId> nested;
+  for (int i = 0; i < 16; ++i) nested.push_back(i < 8 ? sx : sz);
+  run_phase(forks(nested), 5);   // 16 sharing 8 blocks, 8 of them 12
+  for (SeqId s : {sx, sy, sz}) b.close_sequence(s);
+  return all;
+}
+
+TEST_P(CudaBackendTest, SharedPrefixGraphReplaysFollowTheSharingOfEachStep) {
+  const json ref = reference(GetParam());
+  const auto x = ref["prompts"][3]["ids"].get<std::vector<int32_t>>();
+  std::vector<int32_t> y(x.begin(), x.begin() + 70);
+  std::reverse(y.begin(), y.end());   // other tokens, so other blocks
+  ASSERT_EQ(x.size(), 100u);
+  auto graphs = load_cuda(GetParam(), prefix_options(true));
+  auto eager = load_cuda(GetParam(), prefix_options(true, false));
+  auto plain = load_cuda(GetParam(), prefix_options(false));
+  const std::vector<float> g = changing_sharing(*graphs, x, y);
+  const std::vector<float> e = changing_sharing(*eager, x, y);
+  const std::vector<float> p = changing_sharing(*plain, x, y);
+  ASSERT_EQ(g.size(), e.size());
+  ASSERT_EQ(g.size(), p.size());
+  const size_t V = size_t(graphs->config().vocab_size), rows_per_phase = 4 * 16;
+  for (size_t phase = 0; phase < g.size() / V / rows_per_phase; ++phase) {
+    const size_t at = phase * rows_per_phase * V, n = rows_per_phase * V;
+    EXPECT_EQ(std::memcmp(g.data() + at, e.data() + at, n * sizeof(float)), 0)
+        << "phase " << phase << ": graph replays differ from eager launches";
+  }
+  const Agreement agree = agreement_of(g, p, V);
+  std::cout << "[ metrics ] " << GetParam() << " shared-prefix (graphs) vs plain decode over changing sharing: max "
+            << "|dlogprob| " << agree.max_error << ", mean " << agree.sum_error / double(agree.n) << ", argmax "
+            << agree.greedy_same << "/" << agree.greedy_n << "\n";
+  EXPECT_LE(agree.max_error, kMaxLogprobError);
+  EXPECT_LE(agree.sum_error / double(agree.n), kMeanLogprobError);
+  EXPECT_GE(double(agree.greedy_same) / double(agree.greedy_n), kMinGreedyAgreement);
+  // Phases 0, 1, 3, 4, 5 group (4 steps each); phase 2 shares nothing.
+  EXPECT_EQ(graphs->shared_prefix_stats().steps, 20);
+  EXPECT_EQ(eager->shared_prefix_stats().steps, 20);
+  EXPECT_EQ(plain->shared_prefix_stats().steps, 0);
+}
+
+// The setter switches the path on a live backend (bench A/B) and forgets the graphs captured
+// with the other one.
+TEST_P(CudaBackendTest, SettingSharedPrefixAttentionSwitchesThePath) {
+  auto b = load_cuda(GetParam(), prefix_options(true));
+  const auto prompt = reference(GetParam())["prompts"][3]["ids"].get<std::vector<int32_t>>();
+  const SeqId root = prefilled(*b, prompt);
+  std::vector<SeqId> seqs;
+  for (int i = 0; i < 8; ++i) seqs.push_back(b->fork_sequence(root));
+  std::vector<int32_t> tokens(seqs.size(), 7);
+  const size_t V = size_t(b->config().vocab_size);
+  std::vector<float> on, off;
+  for (int step = 0; step < 3; ++step) {
+    const std::vector<float> l = decode_step(*b, seqs, tokens);
+    on.insert(on.end(), l.begin(), l.end());
+  }
+  EXPECT_EQ(b->shared_prefix_stats().steps, 3);
+  b->set_shared_prefix_attention(false);
+  for (SeqId s : seqs) b->truncate(s, int(prompt.size()));
+  for (int step = 0; step < 3; ++step) {
+    const std::vector<float> l = decode_step(*b, seqs, tokens);
+    off.insert(off.end(), l.begin(), l.end());
+  }
+  EXPECT_EQ(b->shared_prefix_stats().steps, 3) << "the plain path ran the shared pass";
+  EXPECT_LE(agreement_of(on, off, V).max_error, kMaxLogprobError);
+}
+
 TEST_P(CudaBackendTest, RunsBehindTheEngineThroughOpenModel) {
   ModelOptions o;
   o.backend = BackendKind::Cuda;
@@ -357,6 +558,160 @@ TEST_P(CudaBackendTest, RunsBehindTheEngineThroughOpenModel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaBackendTest, ::testing::Values("llama_mha", "llama_gqa"));
+
+// ---------------------------------------------------------------- prefill attention kernels
+
+// The fixtures' heads (16 and 8 dims) stay on the SIMT prefill kernel; these synthetic models
+// (2 layers, random weights, no tokenizer) have the head dims of the tensor-core kernel.
+struct PrefillModel {
+  int hidden, heads, kv_heads;
+};
+
+class CudaBackendPrefill : public ::testing::TestWithParam<PrefillModel> {
+ protected:
+  void SetUp() override {
+    YARDSTICK_SKIP_WITHOUT_GPU();
+    const PrefillModel m = GetParam();
+    dir_ = fs::temp_directory_path() / ("yardstick-cuda-prefill-" + std::to_string(getpid()) + "-" +
+                                        std::to_string(m.hidden / m.heads) + "-" + std::to_string(m.kv_heads));
+    SynthOptions o;
+    o.out = dir_;
+    o.shape = SynthShape{m.hidden, 2, m.heads, m.kv_heads, 2 * m.hidden, 512, 2048};
+    o.seed = 11;
+    write_synth_model(o);
+    cfg_ = load_model_config(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::unique_ptr<CudaBackend> cuda(bool mma) const {
+    CudaBackendOptions o = small_options();
+    o.max_step_tokens = 2048;
+    o.max_step_logits = 1024;   // the 600-token prompt in one piece, every row with logits
+    o.kv_max_bytes = int64_t(256) << 20;
+    o.mma_prefill_attention = mma;
+    return std::make_unique<CudaBackend>(cfg_, Weights::load(dir_, cfg_), o);
+  }
+  fs::path dir_;
+  ModelConfig cfg_;
+};
+
+// One call prefilling prompts of 600, 17 and 64 tokens (every position's logits), then a mixed
+// step: one token for each of the first two, a new 100-token prompt, and one token for the
+// third. Returns every logits row of both calls.
+std::vector<float> prefill_then_mixed_step(Backend& b) {
+  std::mt19937_64 rng(5);
+  auto ids = [&](int n) {
+    std::vector<int32_t> v(static_cast<size_t>(n));
+    for (auto& id : v) id = int32_t(3 + rng() % 400);
+    return v;
+  };
+  const std::vector<std::vector<int32_t>> prompts = {ids(600), ids(17), ids(64)};
+  std::vector<SeqId> seqs;
+  std::vector<ForwardChunk> chunks;
+  for (const auto& p : prompts) {
+    seqs.push_back(b.open_sequence());
+    chunks.push_back(ForwardChunk{seqs.back(), p, 0});
+  }
+  std::vector<float> all, logits;
+  b.forward(chunks, logits);
+  all = logits;
+  const std::vector<int32_t> next = ids(3), fresh = ids(100);
+  seqs.push_back(b.open_sequence());
+  chunks = {ForwardChunk{seqs[0], std::span(&next[0], 1), 0}, ForwardChunk{seqs[1], std::span(&next[1], 1), 0},
+            ForwardChunk{seqs[3], fresh, 0}, ForwardChunk{seqs[2], std::span(&next[2], 1), 0}};
+  b.forward(chunks, logits);
+  all.insert(all.end(), logits.begin(), logits.end());
+  for (SeqId s : seqs) b.close_sequence(s);
+  return all;
+}
+
+struct LogprobDiff {
+  double max = 0, mean = 0;
+};
+
+LogprobDiff logprob_difference(const std::vector<float>& a, const std::vector<float>& b, size_t V) {
+  LogprobDiff d;
+  size_t n = 0;
+  for (size_t r = 0; r < a.size() / V; ++r) {
+    const auto x = log_softmax(row(a, r, V)), y = log_softmax(row(b, r, V));
+    for (size_t i = 0; i < V; ++i, ++n) {
+      d.max = std::max(d.max, std::fabs(x[i] - y[i]));
+      d.mean += std::fabs(x[i] - y[i]);
+    }
+  }
+  d.mean /= double(std::max<size_t>(n, 1));
+  return d;
+}
+
+TEST_P(CudaBackendPrefill, TensorCoreAttentionAgreesWithTheSimtKernelAndTheCpuOracle) {
+  ASSERT_TRUE(cuda::attention_prefill_mma_supports(cfg_.head_dim)) << "head_dim " << cfg_.head_dim;
+  const size_t V = size_t(cfg_.vocab_size);
+  auto mma = cuda(true), simt = cuda(false);
+  const std::vector<float> with_mma = prefill_then_mixed_step(*mma);
+  const std::vector<float> again = prefill_then_mixed_step(*mma);
+  const std::vector<float> with_simt = prefill_then_mixed_step(*simt);
+  mma->set_decode_attention_in_mixed_steps(false);   // every sequence of the mixed step in the prefill kernel
+  const std::vector<float> unrouted = prefill_then_mixed_step(*mma);
+  CpuBackendOptions co;
+  co.threads = 2;
+  CpuBackend cpu(cfg_, Weights::load(dir_, cfg_), co);
+  const std::vector<float> oracle = prefill_then_mixed_step(cpu);
+  ASSERT_EQ(with_mma.size(), (600 + 17 + 64 + 103) * V);
+  ASSERT_EQ(with_simt.size(), with_mma.size());
+  ASSERT_EQ(unrouted.size(), with_mma.size());
+  ASSERT_EQ(oracle.size(), with_mma.size());
+  EXPECT_EQ(std::memcmp(with_mma.data(), again.data(), with_mma.size() * sizeof(float)), 0)
+      << "the same calls twice differ";
+
+  const LogprobDiff vs_cpu = logprob_difference(with_mma, oracle, V), simt_vs_cpu = logprob_difference(with_simt, oracle, V);
+  const LogprobDiff vs_simt = logprob_difference(with_mma, with_simt, V);
+  const LogprobDiff vs_unrouted = logprob_difference(with_mma, unrouted, V);
+  std::cout << "[ metrics ] head_dim " << cfg_.head_dim << ": tensor-core prefill vs CPU oracle max |dlogprob| "
+            << vs_cpu.max << " (mean " << vs_cpu.mean << "), SIMT vs CPU " << simt_vs_cpu.max << " (mean "
+            << simt_vs_cpu.mean << "), tensor-core vs SIMT " << vs_simt.max << ", mixed step routed vs unrouted "
+            << vs_unrouted.max << "\n";
+  EXPECT_LE(vs_cpu.max, kMaxLogprobError);
+  EXPECT_LE(vs_cpu.mean, kMeanLogprobError);
+  EXPECT_LE(vs_simt.max, 0.1);
+  EXPECT_LE(vs_unrouted.max, 0.1);
+}
+
+// The prefill projection options off their defaults (timed cuBLASLt algorithms, the residual
+// add in the matmul epilogue) against the defaults and the CPU oracle.
+TEST_P(CudaBackendPrefill, GemmOptionsAgreeWithTheDefaultsAndTheCpuOracle) {
+  const size_t V = size_t(cfg_.vocab_size);
+  auto plain = cuda(true);
+  const std::vector<float> defaults = prefill_then_mixed_step(*plain);
+  CpuBackendOptions co;
+  co.threads = 2;
+  CpuBackend cpu(cfg_, Weights::load(dir_, cfg_), co);
+  const std::vector<float> oracle = prefill_then_mixed_step(cpu);
+  for (const auto& [timed, epilogue] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    SCOPED_TRACE(std::string(timed ? "timed algorithms " : "") + (epilogue ? "residual add in the epilogue" : ""));
+    auto b = cuda(true);
+    b->set_gemm_timed_algorithms(timed);
+    b->set_gemm_residual_epilogue(epilogue);
+    const std::vector<float> got = prefill_then_mixed_step(*b), again = prefill_then_mixed_step(*b);
+    ASSERT_EQ(got.size(), defaults.size());
+    EXPECT_EQ(std::memcmp(got.data(), again.data(), got.size() * sizeof(float)), 0) << "the same calls twice differ";
+    const LogprobDiff vs_default = logprob_difference(got, defaults, V), vs_cpu = logprob_difference(got, oracle, V);
+    std::cout << "[ metrics ] head_dim " << cfg_.head_dim << (timed ? ", timed" : "") << (epilogue ? ", epilogue" : "")
+              << ": vs defaults max |dlogprob| " << vs_default.max << ", vs CPU " << vs_cpu.max << " (mean "
+              << vs_cpu.mean << ")\n";
+    EXPECT_LE(vs_default.max, 0.1);
+    EXPECT_LE(vs_cpu.max, kMaxLogprobError);
+    EXPECT_LE(vs_cpu.mean, kMeanLogprobError);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(HeadDims, CudaBackendPrefill,
+                         ::testing::Values(PrefillModel{512, 4, 4},    // MHA, head_dim 128
+                                           PrefillModel{256, 4, 2}),   // GQA, head_dim 64
+                         [](const auto& info) {
+                           return "head_dim_" + std::to_string(info.param.hidden / info.param.heads) +
+                                  (info.param.kv_heads < info.param.heads ? "_gqa" : "_mha");
+                         });
 
 TEST(CudaBackendMemory, AModelThatDoesNotFitSaysWhatItNeedsAndWhatIsFree) {
   YARDSTICK_SKIP_WITHOUT_GPU();

@@ -7,10 +7,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <iostream>
+#include <map>
 #include <numeric>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "engine/cuda/attention.h"
 #include "engine/cuda/convert.h"
@@ -21,6 +26,7 @@
 #include "engine/cuda/logits.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
+#include "engine/cuda/shared_prefix.h"
 #include "engine/cuda/swiglu.h"
 #include "engine/sampler.h"
 #include "tests/cuda_test_util.h"
@@ -140,18 +146,22 @@ TEST_F(CudaKernels, AddRmsNormWithoutResidualOnlyNormalises) {
 
 // ---------------------------------------------------------------- SwiGLU
 
+// FF 172: the element-wise kernel; 1376 (a multiple of 8): the 16-byte one prefill steps use.
+// (FusedGateUpSiluStoresWhatGemvThenSiluMul checks both bitwise against the gemv epilogue.)
 TEST_F(CudaKernels, SiluMulMatchesTheReference) {
   SCOPED_TRACE(trace());
-  const int T = 6, FF = 172;
-  const Bf16Vector gu = random_bf16(size_t(T) * 2 * FF, rng_, 3.0f);
-  DeviceBuffer d_gu = to_device(gu.bits), d_out = to_device(std::vector<uint16_t>(size_t(T) * FF, kPoison));
-  cuda::silu_mul(d_gu.as<bf16>(), d_out.as<bf16>(), T, FF, nullptr);
-  const auto out = bf16_values(to_host<uint16_t>(d_out, size_t(T) * FF));
-  for (int t = 0; t < T; ++t) {
-    for (int f = 0; f < FF; ++f) {
-      const double g = gu.values[size_t(t) * 2 * FF + f], u = gu.values[size_t(t) * 2 * FF + FF + f];
-      const double ref = g / (1 + std::exp(-g)) * u;
-      ASSERT_NEAR(out[size_t(t) * FF + f], ref, 8e-3 * std::fabs(ref) + 1e-6);
+  for (const auto& [T, FF] : {std::pair{6, 172}, std::pair{37, 1376}}) {
+    SCOPED_TRACE("T " + std::to_string(T) + ", FF " + std::to_string(FF));
+    const Bf16Vector gu = random_bf16(size_t(T) * 2 * FF, rng_, 3.0f);
+    DeviceBuffer d_gu = to_device(gu.bits), d_out = to_device(std::vector<uint16_t>(size_t(T) * FF, kPoison));
+    cuda::silu_mul(d_gu.as<bf16>(), d_out.as<bf16>(), T, FF, nullptr);
+    const auto out = bf16_values(to_host<uint16_t>(d_out, size_t(T) * FF));
+    for (int t = 0; t < T; ++t) {
+      for (int f = 0; f < FF; ++f) {
+        const double g = gu.values[size_t(t) * 2 * FF + f], u = gu.values[size_t(t) * 2 * FF + FF + f];
+        const double ref = g / (1 + std::exp(-g)) * u;
+        ASSERT_NEAR(out[size_t(t) * FF + f], ref, 8e-3 * std::fabs(ref) + 1e-6);
+      }
     }
   }
 }
@@ -260,25 +270,92 @@ struct SplitCase {
   int min_keys = cuda::DecodeSplit{}.min_keys;
 };
 
+// softmax(q k^T / sqrt(HD)) v in fp64 for every new token and query head of the batch:
+// [T, NH, HD].
+std::vector<double> attention_reference(const PagedBatch& pb, const Bf16Vector& qkv, const Bf16Vector& k,
+                                        const Bf16Vector& v) {
+  std::vector<double> ref(size_t(pb.T) * pb.NH * pb.HD);
+  const int group = pb.NH / pb.NKV;
+  for (size_t b = 0; b < pb.prior.size(); ++b) {
+    for (int i = 0; i < pb.q_len[b]; ++i) {
+      const int t = pb.q_start[b] + i, pos = pb.prior[b] + i;
+      for (int h = 0; h < pb.NH; ++h) {
+        const float* q = &qkv.values[size_t(t) * pb.qkv_width() + size_t(h) * pb.HD];
+        std::vector<double> s(size_t(pos) + 1);
+        double m = -INFINITY;
+        for (int j = 0; j <= pos; ++j) {
+          const float* kr = &k.values[pb.slot(b, j, h / group)];
+          double dot = 0;
+          for (int d = 0; d < pb.HD; ++d) dot += double(q[d]) * kr[d];
+          s[size_t(j)] = dot / std::sqrt(double(pb.HD));
+          m = std::max(m, s[size_t(j)]);
+        }
+        double z = 0;
+        for (double& e : s) z += (e = std::exp(e - m));
+        for (int d = 0; d < pb.HD; ++d) {
+          double o = 0;
+          for (int j = 0; j <= pos; ++j) o += s[size_t(j)] * v.values[pb.slot(b, j, h / group) + size_t(d)];
+          ref[(size_t(t) * pb.NH + size_t(h)) * pb.HD + size_t(d)] = o / z;
+        }
+      }
+    }
+  }
+  return ref;
+}
+
+// bf16 attention outputs against the fp64 reference: every element written, within bf16 error.
+void expect_close_to_reference(const std::vector<float>& out, const std::vector<double>& ref) {
+  ASSERT_TRUE(all_finite(out)) << "an output element was not written";
+  EXPECT_LT(relative_error(out, ref), 5e-3);
+  double worst = 0;
+  for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
+  EXPECT_LT(worst, 1e-2);
+}
+// Query tiles of `tile` new tokens over every sequence, as (sequence, first query) lists.
+struct QueryTiles {
+  std::vector<int32_t> seq, q0;
+  QueryTiles(const PagedBatch& pb, int tile) {
+    for (size_t b = 0; b < pb.q_len.size(); ++b)
+      for (int q = 0; q < pb.q_len[b]; q += tile) {
+        seq.push_back(int32_t(b));
+        q0.push_back(q);
+      }
+  }
+  // The same tiles in another order (the kernels must not depend on it).
+  void shuffle(std::mt19937_64& rng) {
+    std::vector<size_t> order(seq.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<int32_t> s, q;
+    for (size_t i : order) {
+      s.push_back(seq[i]);
+      q.push_back(q0[i]);
+    }
+    seq = std::move(s);
+    q0 = std::move(q);
+  }
+};
+
 // Fills the cache of every sequence, runs attention (decode when every q_len is 1, else
 // prefill) and compares against softmax(q k^T / sqrt(HD)) v in fp64. Decode runs once per split
 // case, each twice on the same inputs: the two outputs must be bitwise equal, and the merge
-// tickets back at zero after each launch.
+// tickets back at zero after each launch. Prefill runs the SIMT kernel once and, at the head
+// dims it supports, the tensor-core kernel twice (its tiles shuffled): bitwise equal to each
+// other, and close to the SIMT kernel's outputs as well as to the reference.
 void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode,
                      const std::vector<SplitCase>& split_cases = {SplitCase{}}) {
   const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
   const Bf16Vector k = random_bf16(cache_elems, rng), v = random_bf16(cache_elems, rng);
   const Bf16Vector qkv = random_bf16(size_t(pb.T) * pb.qkv_width(), rng);
-  std::vector<int32_t> tile_seq, tile_q0;
-  for (size_t b = 0; b < pb.q_len.size(); ++b)
-    for (int q0 = 0; q0 < pb.q_len[b]; q0 += cuda::kPrefillQueryTile) {
-      tile_seq.push_back(int32_t(b));
-      tile_q0.push_back(q0);
-    }
+  const QueryTiles tiles(pb, cuda::kPrefillQueryTile);
+  QueryTiles mma_tiles(pb, cuda::kPrefillMmaQueryTile);
+  mma_tiles.shuffle(rng);
+  const std::vector<int32_t>& tile_seq = tiles.seq;
   std::vector<int32_t> q_len(pb.q_len.begin(), pb.q_len.end());
   DeviceBuffer d_k = to_device(k.bits), d_v = to_device(v.bits), d_qkv = to_device(qkv.bits),
                d_tables = to_device(pb.tables), d_q_start = to_device(pb.q_start), d_q_len = to_device(q_len),
-               d_kv_len = to_device(pb.kv_len), d_tile_seq = to_device(tile_seq), d_tile_q0 = to_device(tile_q0);
+               d_kv_len = to_device(pb.kv_len), d_tile_seq = to_device(tiles.seq), d_tile_q0 = to_device(tiles.q0),
+               d_mma_seq = to_device(mma_tiles.seq), d_mma_q0 = to_device(mma_tiles.q0);
   const size_t out_elems = size_t(pb.T) * pb.NH * pb.HD;
   DeviceBuffer d_out = to_device(std::vector<uint16_t>(out_elems, kPoison));
   cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, pb.NKV, pb.HD};
@@ -308,45 +385,29 @@ void check_attention(PagedBatch& pb, std::mt19937_64& rng, bool decode,
       EXPECT_EQ(runs[runs.size() - 2].second, runs.back().second) << name << ": the same inputs twice differ";
     }
   } else {
+    poison_out();
     cuda::attention_prefill(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, d_tile_seq.as<int32_t>(),
                             d_tile_q0.as<int32_t>(), int(tile_seq.size()), nullptr);
     runs.emplace_back("prefill", to_host<uint16_t>(d_out, out_elems));
-  }
-
-  std::vector<double> ref(out_elems);
-  const int group = pb.NH / pb.NKV;
-  for (size_t b = 0; b < pb.prior.size(); ++b) {
-    for (int i = 0; i < pb.q_len[b]; ++i) {
-      const int t = pb.q_start[b] + i, pos = pb.prior[b] + i;
-      for (int h = 0; h < pb.NH; ++h) {
-        const float* q = &qkv.values[size_t(t) * pb.qkv_width() + size_t(h) * pb.HD];
-        std::vector<double> s(size_t(pos) + 1);
-        double m = -INFINITY;
-        for (int j = 0; j <= pos; ++j) {
-          const float* kr = &k.values[pb.slot(b, j, h / group)];
-          double dot = 0;
-          for (int d = 0; d < pb.HD; ++d) dot += double(q[d]) * kr[d];
-          s[size_t(j)] = dot / std::sqrt(double(pb.HD));
-          m = std::max(m, s[size_t(j)]);
-        }
-        double z = 0;
-        for (double& e : s) z += (e = std::exp(e - m));
-        for (int d = 0; d < pb.HD; ++d) {
-          double o = 0;
-          for (int j = 0; j <= pos; ++j) o += s[size_t(j)] * v.values[pb.slot(b, j, h / group) + size_t(d)];
-          ref[(size_t(t) * pb.NH + size_t(h)) * pb.HD + size_t(d)] = o / z;
-        }
+    if (cuda::attention_prefill_mma_supports(pb.HD)) {
+      for (int rep = 0; rep < 2; ++rep) {
+        poison_out();
+        cuda::attention_prefill_mma(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, d_mma_seq.as<int32_t>(),
+                                    d_mma_q0.as<int32_t>(), int(mma_tiles.seq.size()), nullptr);
+        ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+        runs.emplace_back("prefill on the tensor cores", to_host<uint16_t>(d_out, out_elems));
       }
+      EXPECT_EQ(runs[1].second, runs[2].second) << "tensor-core prefill: the same inputs twice differ";
+      const auto simt = bf16_values(runs[0].second), mma = bf16_values(runs[1].second);
+      EXPECT_LT(relative_error(mma, std::vector<double>(simt.begin(), simt.end())), 5e-3)
+          << "tensor-core prefill vs the SIMT kernel";
     }
   }
+
+  const std::vector<double> ref = attention_reference(pb, qkv, k, v);
   for (const auto& [name, bits] : runs) {
     SCOPED_TRACE(name);
-    const auto out = bf16_values(bits);
-    ASSERT_TRUE(all_finite(out)) << "an output element was not written";
-    EXPECT_LT(relative_error(out, ref), 5e-3);
-    double worst = 0;
-    for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - ref[i]));
-    EXPECT_LT(worst, 1e-2);
+    expect_close_to_reference(bf16_values(bits), ref);
   }
 }
 
@@ -369,6 +430,86 @@ TEST_F(CudaKernels, PrefillAttentionSmallHeads) {
   check_attention(pb, rng_, false);
   PagedBatch tiny(8, 1, 8, {0, 30}, {40, 5}, rng_);   // the GQA fixture's heads
   check_attention(tiny, rng_, false);
+}
+
+// The tensor-core kernel's edges: prompts of one token, of one KV block and either side of it,
+// of 8 query tiles and one short of it, either side of one tile; MHA and GQA, head dims 64 and
+// 128 (each check also runs the SIMT kernel, and the tensor-core kernel twice).
+TEST_F(CudaKernels, PrefillAttentionPromptLengthsAroundTileAndBlockEdges) {
+  SCOPED_TRACE(trace());
+  PagedBatch mha(4, 4, 128, {0, 0, 0, 0, 0, 0}, {1, 15, 16, 17, 511, 512}, rng_);
+  check_attention(mha, rng_, false);
+  PagedBatch gqa(8, 2, 64, {0, 0, 0, 0}, {1, 17, 63, 65}, rng_);
+  check_attention(gqa, rng_, false);
+}
+
+// Many key tiles through the two-stage pipeline: 16, 24 (not a multiple of the query tile).
+TEST_F(CudaKernels, PrefillAttentionLongPrompts) {
+  SCOPED_TRACE(trace());
+  PagedBatch gqa(4, 1, 64, {0, 0}, {1024, 1500}, rng_);
+  check_attention(gqa, rng_, false);
+  PagedBatch mha(2, 2, 128, {0}, {1024}, rng_);
+  check_attention(mha, rng_, false);
+}
+
+// A chunk of new tokens after cached ones (query positions offset, the first query tile not
+// aligned to the key tiles), mixed in one step with fresh prompts and 1-token sequences.
+TEST_F(CudaKernels, PrefillAttentionChunksAfterCachedTokensMixedWithOtherSequences) {
+  SCOPED_TRACE(trace());
+  PagedBatch mha(4, 4, 128, {512, 5, 0, 1000, 77, 0}, {512, 100, 300, 1, 1, 64}, rng_);
+  check_attention(mha, rng_, false);
+  PagedBatch gqa(8, 2, 64, {1, 63, 64, 1499}, {130, 2, 65, 17}, rng_);
+  check_attention(gqa, rng_, false);
+}
+
+// A token's output is the same bits however its prompt is cut into chunks and whatever else
+// shares the step (batch invariance): one sequence of L tokens prefilled at once, then its
+// last L - c tokens as a chunk after c cached ones, beside another sequence.
+TEST_F(CudaKernels, TensorCorePrefillIsBitwiseTheSameHoweverThePromptIsChunked) {
+  SCOPED_TRACE(trace());
+  for (const auto& [NH, NKV, HD] : {std::tuple{4, 4, 128}, std::tuple{8, 2, 64}}) {
+    const int L = 700;
+    PagedBatch pb(NH, NKV, HD, {0}, {L}, rng_);
+    SCOPED_TRACE("NH " + std::to_string(NH) + ", NKV " + std::to_string(NKV) + ", HD " + std::to_string(HD));
+    const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
+    const Bf16Vector k = random_bf16(cache_elems, rng_), v = random_bf16(cache_elems, rng_);
+    // Rows: the L tokens, then 40 of another sequence that shares the cache's first blocks.
+    const Bf16Vector qkv = random_bf16(size_t(L + 40) * pb.qkv_width(), rng_);
+    DeviceBuffer d_k = to_device(k.bits), d_v = to_device(v.bits), d_qkv = to_device(qkv.bits);
+    const size_t width = size_t(NH) * HD;
+    // Runs one step of (q_start, q_len, kv_len) sequences, all on pb's block table row 0.
+    auto run = [&](const std::vector<int32_t>& q_start, const std::vector<int32_t>& q_len,
+                   const std::vector<int32_t>& kv_len, int rows) {
+      std::vector<int32_t> tables;
+      for (size_t b = 0; b < q_start.size(); ++b) tables.insert(tables.end(), pb.tables.begin(), pb.tables.end());
+      std::vector<int32_t> tile_seq, tile_q0;
+      for (size_t b = 0; b < q_start.size(); ++b)
+        for (int q = 0; q < q_len[b]; q += cuda::kPrefillMmaQueryTile) {
+          tile_seq.push_back(int32_t(b));
+          tile_q0.push_back(q);
+        }
+      DeviceBuffer d_tables = to_device(tables), d_q_start = to_device(q_start), d_q_len = to_device(q_len),
+                   d_kv_len = to_device(kv_len), d_seq = to_device(tile_seq), d_q0 = to_device(tile_q0);
+      DeviceBuffer d_out = to_device(std::vector<uint16_t>(size_t(rows) * width, kPoison));
+      const cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, pb.BS, NKV, HD};
+      const cuda::BatchView batch{d_q_start.as<int32_t>(), d_q_len.as<int32_t>(), d_kv_len.as<int32_t>(),
+                                  int(q_start.size())};
+      cuda::attention_prefill_mma(d_qkv.as<bf16>(), d_out.as<bf16>(), {NH, float(1.0 / std::sqrt(double(HD)))}, kv,
+                                  batch, d_seq.as<int32_t>(), d_q0.as<int32_t>(), int(tile_seq.size()), nullptr);
+      EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+      return to_host<uint16_t>(d_out, size_t(rows) * width);
+    };
+    const std::vector<uint16_t> whole = run({0}, {L}, {L}, L);
+    for (int c : {1, 17, 64, 300, L - 1}) {
+      SCOPED_TRACE("chunk after " + std::to_string(c) + " cached tokens");
+      // Rows c .. L - 1 of the prompt as the step's first sequence; the other sequence (40
+      // tokens at positions 200 .. 239) after them.
+      const std::vector<uint16_t> chunked = run({c, L}, {L - c, 40}, {L, 240}, L + 40);
+      for (size_t i = size_t(c) * width; i < size_t(L) * width; ++i) {
+        ASSERT_EQ(chunked[i], whole[i]) << "row " << i / width << ", column " << i % width;
+      }
+    }
+  }
 }
 
 // Unsplit; 8 splits of at least 128 keys (the backend's choice for 2 sequences of 32 heads on
@@ -407,6 +548,200 @@ TEST_F(CudaKernels, DecodeAttentionSplitAtLongContexts) {
   check_attention(small, rng_, true, cases);
 }
 
+// ---------------------------------------------------------------- shared-prefix attention
+
+// A group of a shared-prefix batch: `members` sequences whose tables start with the same
+// `shared` physical blocks (0: `members` unrelated sequences), each with 1..own_max own tokens
+// after them (the one being decoded included, so never in a shared block).
+struct SharedGroupSpec {
+  int shared, members, own_max = 70;
+};
+
+// One way to run the shared pass: the grid.x the planner aims its chunks at (1: one chunk per
+// group), the grid.x the kernel gets (fewer than the items: blocks loop over them), the
+// planner's shortest chunk, and the split of the own keys.
+struct SharedPrefixCase {
+  const char* name;
+  int plan_blocks_x;   // 0: attention_shared_prefix_blocks(NKV, B, 132)
+  int kernel_blocks_x;   // 0: the same
+  int min_chunk_blocks;
+  SplitCase split;
+};
+
+const std::vector<SharedPrefixCase> kSharedPrefixCases = {
+    {"132-SM grid, chunks >= 4 blocks, own keys unsplit", 0, 0, 4, {1, 128}},
+    {"one chunk per group, 3 blocks looping over the items, own keys in 8 splits", 1, 3, 4, {8, 32}},
+    {"as many chunks as allowed, own keys in 5 splits", 1 << 20, 0, 1, {5, 32}},
+};
+
+// Sequences of the groups in shuffled batch order in a shuffled paged cache; decodes one token
+// each through attention_decode alone (the plain path) and through attention_shared_prefix +
+// attention_decode under each case, twice: the two runs bitwise equal, every output within bf16
+// error of the fp64 reference and of the plain path. Partials start as NaN and outputs poisoned,
+// so anything the shared pass or the merge skips shows.
+void check_shared_prefix_attention(int NH, int NKV, int HD, const std::vector<SharedGroupSpec>& groups,
+                                   std::mt19937_64& rng) {
+  constexpr int BS = 16;
+  std::vector<int> group_of;
+  for (size_t g = 0; g < groups.size(); ++g) group_of.insert(group_of.end(), size_t(groups[g].members), int(g));
+  std::shuffle(group_of.begin(), group_of.end(), rng);
+  const int B = int(group_of.size());
+  std::vector<int> prior, q_len(size_t(B), 1);
+  for (int b = 0; b < B; ++b) {
+    const SharedGroupSpec& spec = groups[size_t(group_of[size_t(b)])];
+    prior.push_back(spec.shared * BS + int(rng() % uint64_t(spec.own_max)));   // own tokens: 1..own_max
+  }
+  PagedBatch pb(NH, NKV, HD, prior, q_len, rng);
+  // The first member of each group lends its leading blocks to the others (theirs go unused).
+  std::vector<int> first(groups.size(), -1);
+  int expected_groups = 0;
+  for (int b = 0; b < B; ++b) {
+    const int g = group_of[size_t(b)];
+    if (first[size_t(g)] < 0) {
+      first[size_t(g)] = b;
+      expected_groups += groups[size_t(g)].shared > 0 && groups[size_t(g)].members > 1;
+      continue;
+    }
+    for (int i = 0; i < groups[size_t(g)].shared; ++i)
+      pb.tables[size_t(b) * pb.max_blocks + size_t(i)] = pb.tables[size_t(first[size_t(g)]) * pb.max_blocks + size_t(i)];
+  }
+  // Renumber the blocks the tables still name, in shuffled order, and drop the rest: the cache
+  // then holds a 47-block prefix once, not once per member.
+  std::map<int32_t, int32_t> renumber;
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < (pb.kv_len[size_t(b)] + BS - 1) / BS; ++i)
+      renumber.emplace(pb.tables[size_t(b) * pb.max_blocks + size_t(i)], int32_t(renumber.size()));
+  std::vector<int32_t> shuffled(renumber.size());
+  std::iota(shuffled.begin(), shuffled.end(), 0);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < (pb.kv_len[size_t(b)] + BS - 1) / BS; ++i) {
+      int32_t& id = pb.tables[size_t(b) * pb.max_blocks + size_t(i)];
+      id = shuffled[size_t(renumber.at(id))];
+    }
+  pb.num_blocks = int(renumber.size()) + 3;   // and spare blocks nobody owns
+  const size_t cache_elems = size_t(pb.num_blocks) * pb.block_elems();
+  const Bf16Vector k = random_bf16(cache_elems, rng), v = random_bf16(cache_elems, rng);
+  const Bf16Vector qkv = random_bf16(size_t(pb.T) * pb.qkv_width(), rng);
+  DeviceBuffer d_k = to_device(k.bits), d_v = to_device(v.bits), d_qkv = to_device(qkv.bits),
+               d_tables = to_device(pb.tables), d_q_start = to_device(pb.q_start), d_q_len = to_device(q_len),
+               d_kv_len = to_device(pb.kv_len);
+  const size_t out_elems = size_t(pb.T) * NH * HD;
+  DeviceBuffer d_out = to_device(std::vector<uint16_t>(out_elems, kPoison));
+  cuda::KvLayerView kv{d_k.as<bf16>(), d_v.as<bf16>(), d_tables.as<int32_t>(), pb.max_blocks, BS, NKV, HD};
+  cuda::BatchView batch{d_q_start.as<int32_t>(), d_q_len.as<int32_t>(), d_kv_len.as<int32_t>(), B};
+  const cuda::AttentionShape shape{NH, float(1.0 / std::sqrt(double(HD)))};
+  auto poison_out = [&] { ASSERT_EQ(cudaMemset(d_out.get(), 0xFF, out_elems * 2), cudaSuccess); };
+
+  poison_out();
+  cuda::attention_decode(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, cuda::DecodeSplit{}, nullptr);
+  const std::vector<float> plain = bf16_values(to_host<uint16_t>(d_out, out_elems));
+  const std::vector<double> ref = attention_reference(pb, qkv, k, v);
+  {
+    SCOPED_TRACE("plain decode");
+    expect_close_to_reference(plain, ref);
+  }
+
+  std::vector<std::span<const int32_t>> tables;
+  for (int b = 0; b < B; ++b)
+    tables.emplace_back(pb.tables.data() + size_t(b) * pb.max_blocks, size_t((pb.kv_len[size_t(b)] + BS - 1) / BS));
+  for (const SharedPrefixCase& c : kSharedPrefixCases) {
+    SCOPED_TRACE(c.name);
+    const int default_x = cuda::attention_shared_prefix_blocks(NKV, B, 132);
+    cuda::SharedPrefixParams params;
+    params.block_size = BS;
+    params.heads_per_kv_head = NH / NKV;
+    params.num_kv_heads = NKV;
+    params.blocks_x = c.plan_blocks_x ? c.plan_blocks_x : default_x;
+    params.min_shared_blocks = 1;   // the kernel at any sharing, even where the backend would not group
+    params.min_chunk_blocks = c.min_chunk_blocks;
+    cuda::SharedPrefixPlan plan;
+    cuda::plan_shared_prefix(tables, pb.kv_len, params, plan);
+    ASSERT_EQ(int(plan.groups.size()), expected_groups) << "the planner did not find the groups";
+    ASSERT_FALSE(plan.items.empty());
+    int max_chunks = 0;
+    for (const auto& g : plan.groups) max_chunks = std::max(max_chunks, g.chunks);
+    std::cout << "[ shared  ] " << c.name << ": " << plan.groups.size() << " groups, " << plan.items.size()
+              << " items, up to " << max_chunks << " chunks\n";
+
+    std::vector<int32_t> items_raw(plan.items.size() * sizeof(cuda::SharedPrefixItem) / 4);
+    std::memcpy(items_raw.data(), plan.items.data(), plan.items.size() * sizeof(cuda::SharedPrefixItem));
+    DeviceBuffer d_skip = to_device(plan.skip_blocks), d_parts = to_device(plan.num_partials),
+                 d_members = to_device(plan.members), d_items = to_device(items_raw),
+                 d_num_items = to_device(std::vector<int32_t>{int32_t(plan.items.size())});
+    DeviceBuffer d_partials =
+        to_device(std::vector<float>(size_t(B) * NH * cuda::kMaxSharedPrefixChunks * (HD + 2), NAN));
+    const cuda::SharedPrefixView prefix{d_skip.as<int32_t>(), d_parts.as<int32_t>(), d_partials.as<float>(),
+                                        d_members.as<int32_t>(), d_items.as<cuda::SharedPrefixItem>(),
+                                        d_num_items.as<int32_t>(), c.kernel_blocks_x ? c.kernel_blocks_x : default_x};
+    const int slots = NH * B * c.split.splits;
+    DeviceBuffer d_split_partials = to_device(std::vector<float>(size_t(slots) * (HD + 2), NAN));
+    DeviceBuffer d_tickets = to_device(std::vector<int32_t>(size_t(slots), 0));
+    const cuda::DecodeSplit split{c.split.splits, c.split.min_keys, d_split_partials.as<float>(),
+                                  d_tickets.as<int32_t>(), slots};
+    std::vector<std::vector<uint16_t>> runs;
+    for (int rep = 0; rep < 2; ++rep) {
+      poison_out();
+      cuda::attention_shared_prefix(d_qkv.as<bf16>(), shape, kv, batch, prefix, nullptr);
+      cuda::attention_decode(d_qkv.as<bf16>(), d_out.as<bf16>(), shape, kv, batch, split, prefix, nullptr);
+      runs.push_back(to_host<uint16_t>(d_out, out_elems));
+      const auto tickets = to_host<int32_t>(d_tickets, size_t(slots));
+      ASSERT_TRUE(std::all_of(tickets.begin(), tickets.end(), [](int32_t t) { return t == 0; }))
+          << "a merge left its ticket counter set";
+    }
+    EXPECT_EQ(runs[0], runs[1]) << "the same inputs twice differ";
+    const std::vector<float> out = bf16_values(runs[0]);
+    {
+      SCOPED_TRACE("shared prefix vs fp64");
+      expect_close_to_reference(out, ref);
+    }
+    double worst = 0, num = 0, den = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      worst = std::max(worst, double(std::fabs(out[i] - plain[i])));
+      num += double(out[i] - plain[i]) * double(out[i] - plain[i]);
+      den += double(plain[i]) * double(plain[i]);
+    }
+    std::cout << "[ shared  ] vs plain decode: max |diff| " << worst << ", relative " << std::sqrt(num / den) << "\n";
+    EXPECT_LT(std::sqrt(num / den), 5e-3) << "shared prefix vs plain decode";
+    EXPECT_LT(worst, 1e-2) << "shared prefix vs plain decode";
+    // Per sequence, where a wrong group would show: the worst element of each sequence.
+    for (int b = 0; b < B; ++b) {
+      double seq_worst = 0;
+      for (size_t i = size_t(b) * NH * HD; i < size_t(b + 1) * NH * HD; ++i)
+        seq_worst = std::max(seq_worst, std::fabs(out[i] - ref[i]));
+      ASSERT_LT(seq_worst, 1e-2) << "sequence " << b << " (group " << group_of[size_t(b)] << ", kv_len "
+                                 << pb.kv_len[size_t(b)] << ", skip " << plan.skip_blocks[size_t(b)] << " blocks)";
+    }
+  }
+}
+
+// The GSM8K shape: 300 sequences behind one 47-block prefix, beside groups sharing 1 and 5
+// blocks and sequences that share nothing (longer, up to 300 tokens).
+TEST_F(CudaKernels, SharedPrefixAttentionMhaMatchesPlainDecodeAndFp64) {
+  SCOPED_TRACE(trace());
+  check_shared_prefix_attention(4, 4, 128, {{47, 300}, {1, 2}, {5, 7}, {0, 5, 300}}, rng_);
+}
+
+TEST_F(CudaKernels, SharedPrefixAttentionGqaHeadDim64) {
+  SCOPED_TRACE(trace());
+  check_shared_prefix_attention(8, 2, 64, {{47, 37}, {1, 3}, {4, 2}, {0, 3, 300}}, rng_);
+}
+
+// 8 query heads per kv head (the 67B's): 8 members a tile; and 64 (one member a tile).
+TEST_F(CudaKernels, SharedPrefixAttentionManyHeadsPerKvHead) {
+  SCOPED_TRACE(trace());
+  check_shared_prefix_attention(16, 2, 128, {{20, 20}, {3, 9}, {0, 2}}, rng_);
+  check_shared_prefix_attention(64, 1, 64, {{6, 3}, {2, 2}}, rng_);
+}
+
+// The test fixtures' heads (HD 16 MHA, HD 8 with 8 heads on one kv head) and HD 32.
+TEST_F(CudaKernels, SharedPrefixAttentionSmallHeads) {
+  SCOPED_TRACE(trace());
+  check_shared_prefix_attention(4, 4, 16, {{6, 40}, {2, 3}, {0, 2}}, rng_);
+  check_shared_prefix_attention(8, 1, 8, {{6, 40}, {3, 5}, {0, 2}}, rng_);
+  check_shared_prefix_attention(2, 1, 32, {{9, 3}, {1, 17}}, rng_);
+}
+
 // ---------------------------------------------------------------- GEMM
 
 void check_linear(std::mt19937_64& rng, int rows, int out, int in, bool y_f32, bool small_batch_gemv) {
@@ -442,6 +777,61 @@ TEST_F(CudaKernels, LinearMatchesTheReferenceOnModelShapes) {
     check_linear(rng_, 5, 256, 64, true, gemv);        // an lm_head into fp32 logits
     check_linear(rng_, 1, 3000, 4096, true, gemv);     // one row of logits
   }
+}
+
+// y += x w^T into an fp32 y (the residual stream), against y0 + the fp64 product; with the
+// algorithms timed or not. Timing picks once per shape: the same call twice gives the same bits.
+void check_linear_accumulate(std::mt19937_64& rng, int rows, int out, int in, bool timed) {
+  SCOPED_TRACE("linear_accumulate " + std::to_string(rows) + "x" + std::to_string(in) + " -> " + std::to_string(out) +
+               (timed ? " (timed algorithms)" : ""));
+  const Bf16Vector x = random_bf16(size_t(rows) * in, rng), w = random_bf16(size_t(out) * in, rng, 0.05f);
+  const size_t n = size_t(rows) * out;
+  const Bf16Vector y0 = random_bf16(n, rng, 2.0f);
+  DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits), d_y = to_device(y0.values);
+  cuda::Gemm gemm;
+  gemm.set_timed_algorithms(timed);
+  gemm.linear_accumulate(d_x.as<bf16>(), d_w.as<bf16>(), d_y.as<float>(), rows, out, in, nullptr);
+  const std::vector<float> y = to_host<float>(d_y, n);
+  ASSERT_TRUE(all_finite(y));
+  std::vector<double> ref(n);
+  for (int r = 0; r < rows; ++r)
+    for (int o = 0; o < out; ++o) {
+      double acc = y0.values[size_t(r) * out + o];
+      for (int i = 0; i < in; ++i) acc += double(x.values[size_t(r) * in + i]) * w.values[size_t(o) * in + i];
+      ref[size_t(r) * out + o] = acc;
+    }
+  EXPECT_LT(relative_error(y, ref), 1e-5);
+  // Again from y0: the plan (and its algorithm) is kept, so the bits repeat.
+  ASSERT_EQ(cudaMemcpy(d_y.get(), y0.values.data(), n * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  gemm.linear_accumulate(d_x.as<bf16>(), d_w.as<bf16>(), d_y.as<float>(), rows, out, in, nullptr);
+  EXPECT_EQ(to_host<float>(d_y, n), y);
+}
+
+TEST_F(CudaKernels, LinearAccumulateAddsIntoTheFp32Stream) {
+  SCOPED_TRACE(trace());
+  for (bool timed : {false, true}) {
+    check_linear_accumulate(rng_, 300, 512, 256, timed);   // enough rows to be timed
+    check_linear_accumulate(rng_, 3, 64, 172, timed);      // a few rows: never gemv, never timed
+  }
+}
+
+// Timed algorithms for bf16 outputs: the product matches, and the same call twice repeats it.
+TEST_F(CudaKernels, LinearWithTimedAlgorithmsMatchesAndRepeats) {
+  SCOPED_TRACE(trace());
+  const int rows = 512, out = 768, in = 256;
+  const Bf16Vector x = random_bf16(size_t(rows) * in, rng_), w = random_bf16(size_t(out) * in, rng_, 0.05f);
+  DeviceBuffer d_x = to_device(x.bits), d_w = to_device(w.bits);
+  const size_t n = size_t(rows) * out;
+  DeviceBuffer d_y = to_device(std::vector<uint16_t>(n, kPoison));
+  cuda::Gemm timed, plain;
+  timed.set_timed_algorithms(true);
+  timed.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  const std::vector<uint16_t> first = to_host<uint16_t>(d_y, n);
+  timed.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  EXPECT_EQ(to_host<uint16_t>(d_y, n), first);
+  plain.linear(d_x.as<bf16>(), d_w.as<bf16>(), d_y.get(), false, rows, out, in, nullptr);
+  const std::vector<float> a = bf16_values(first), b = bf16_values(to_host<uint16_t>(d_y, n));
+  EXPECT_LT(relative_error(a, std::vector<double>(b.begin(), b.end())), 5e-3) << "timed vs heuristic algorithm";
 }
 
 // The fused decode epilogues must store exactly what the unfused kernels store: the qkv gemv +

@@ -25,10 +25,14 @@
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
 #include "engine/weights.h"
+#include "tests/engine_results.h"
 #include "tests/test_paths.h"
 
 namespace yardstick {
 namespace {
+
+using test::ids_of;
+using test::logprobs_of;
 
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
@@ -442,15 +446,6 @@ std::vector<GenerateRequest> mixed_requests() {
   return reqs;
 }
 
-std::vector<std::vector<std::vector<int32_t>>> ids_of(const std::vector<GenerateResult>& res) {
-  std::vector<std::vector<std::vector<int32_t>>> out;
-  for (const auto& r : res) {
-    out.emplace_back();
-    for (const auto& c : r.samples) out.back().push_back(c.ids);
-  }
-  return out;
-}
-
 TEST(EngineGenerate, ResultsDoNotDependOnBatchingChunkingOrForking) {
   FakeSetup base;
   FakeEngine ref_engine(base);
@@ -656,16 +651,6 @@ std::vector<LoglikelihoodRequest> scoring_requests() {
     reqs.push_back({ctx, {{9}, {3, 4, 5}, {10, 11}, std::vector<int32_t>(14, 20 + i)}});
   }
   return reqs;
-}
-
-std::vector<std::vector<std::vector<float>>> logprobs_of(const std::vector<LoglikelihoodResult>& res) {
-  std::vector<std::vector<std::vector<float>>> out;
-  for (const auto& r : res) {
-    EXPECT_TRUE(r.error.empty()) << r.error;
-    out.emplace_back();
-    for (const auto& c : r.scores) out.back().push_back(c.logprobs);
-  }
-  return out;
 }
 
 // The largest mixed request: a 33-token prompt and 12 new tokens, 12 blocks of 4.

@@ -2,7 +2,9 @@
 // sequence) pair, or one contiguous range of its keys when the step has too few pairs to fill
 // the GPU (attention.h, DecodeSplit). A block's warps split its keys and merge their partial
 // softmaxes at the end; split blocks then merge across blocks. Memory-bound: every key and value
-// of the sequence is read once.
+// of the sequence is read once. After attention_shared_prefix (attention_shared_prefix.cu) a
+// sequence's keys start past the blocks its group read together, and the merge takes the
+// group's partials first.
 #include "engine/cuda/attention.h"
 
 #include <algorithm>
@@ -65,6 +67,28 @@ __device__ inline void accumulate_value_rows(const RawBf16<kDimsPerLane<HD>>* ra
   }
 }
 
+// One softmax partial as the merges read it: max and sum (base 2) over its keys and, for the
+// thread's dim, the unnormalised output.
+struct SoftmaxPartial {
+  float m, l, o;
+};
+
+// The log-sum-exp merge of n partials, in index order whichever block runs it: the same sums
+// every run. max_of(i) is partial i's max, part(i) all of it; returns the normalised output.
+template <class MaxOf, class Part>
+__device__ inline float merge_partials(int n, MaxOf max_of, Part part) {
+  float M = -INFINITY;
+  for (int i = 0; i < n; ++i) M = fmaxf(M, max_of(i));
+  float L = 0.f, o = 0.f;
+  for (int i = 0; i < n; ++i) {
+    const SoftmaxPartial p = part(i);
+    const float f = exp2f(p.m - M);   // every partial had keys: its max is finite
+    L += p.l * f;
+    o += p.o * f;
+  }
+  return o / L;
+}
+
 // Block (h, b, z): split z of (query head h, sequence b). Warp w takes key tiles w, w + kWarps,
 // ... of 32 keys of the split's range: lane j scores key j (its whole row, 16 bytes at a time),
 // then every lane accumulates its own output dims over the tile. At decode sizes the kernel is a
@@ -75,7 +99,8 @@ __device__ inline void accumulate_value_rows(const RawBf16<kDimsPerLane<HD>>* ra
 template <int HD>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     attention_decode_kernel(const bf16* __restrict__ qkv, bf16* __restrict__ out,
-                            AttentionShape shape, KvLayerView kv, BatchView batch, DecodeSplit split) {
+                            AttentionShape shape, KvLayerView kv, BatchView batch, DecodeSplit split,
+                            SharedPrefixView prefix) {
   pdl_launch_dependents();
   pdl_wait();   // everything below reads what earlier kernels wrote
   constexpr int kDpl = kDimsPerLane<HD>;
@@ -90,15 +115,20 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   const int NH = shape.num_heads, NKV = kv.num_kv_heads, BS = kv.block_size;
   const int kv_len = batch.kv_len[b], row = batch.q_start[b];
 
+  // Keys below key_first were attended by attention_shared_prefix, which left shared_parts
+  // partials per head; at least the key being written this step remains (never shared).
+  const int key_first = prefix.skip_blocks ? prefix.skip_blocks[b] * BS : 0;
+  const int shared_parts = prefix.num_partials ? prefix.num_partials[b] : 0;
+
   // This sequence's splits, from its length alone (the grid is the same at every length): as
   // many as give each at least min_keys, then tiles shared evenly, then the splits that got any.
-  const int tiles = (kv_len + kTile - 1) / kTile;
+  const int tiles = (kv_len - key_first + kTile - 1) / kTile;
   const int min_tiles = max(1, (split.min_keys + kTile - 1) / kTile);
   const int want = max(1, min(int(gridDim.z), tiles / min_tiles));
   const int tiles_per_split = (tiles + want - 1) / want;
   const int used = (tiles + tiles_per_split - 1) / tiles_per_split;
   if (z >= used) return;
-  const int key_begin = z * tiles_per_split * kTile;
+  const int key_begin = key_first + z * tiles_per_split * kTile;
   const int key_end = min(kv_len, key_begin + tiles_per_split * kTile);
 
   const int kvh = h / (NH / NKV);
@@ -184,13 +214,29 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
     if (d < HD) o += acc_s[w][d] * f;
   }
   bf16* out_row = out + size_t(row) * NH * HD + size_t(h) * HD;
+  const size_t pair = size_t(b) * NH + h;
+  // The shared pass's partials of this pair, in chunk order; written by the previous kernel
+  // (pdl_wait above), read through L2 like the split partials below.
+  const float* shared = shared_parts ? prefix.partials + pair * kMaxSharedPrefixChunks * (HD + 2) : nullptr;
+  auto shared_max = [&](int i) { return __ldcg(shared + size_t(i) * (HD + 2)); };
+  auto shared_part = [&](int i) {
+    const float* p = shared + size_t(i) * (HD + 2);
+    return SoftmaxPartial{__ldcg(p), __ldcg(p + 1), d < HD ? __ldcg(p + 2 + d) : 0.f};
+  };
   if (used == 1) {
-    if (d < HD) out_row[d] = __float2bfloat16(o / L);
+    if (shared_parts == 0) {
+      if (d < HD) out_row[d] = __float2bfloat16(o / L);
+      return;
+    }
+    // Shared chunks first, then this block's own keys.
+    const float r = merge_partials(
+        shared_parts + 1, [&](int i) { return i < shared_parts ? shared_max(i) : M; },
+        [&](int i) { return i < shared_parts ? shared_part(i) : SoftmaxPartial{M, L, o}; });
+    if (d < HD) out_row[d] = __float2bfloat16(r);
     return;
   }
 
   // Split: publish (M, L, o), and let the pair's last block to arrive merge all of them.
-  const size_t pair = size_t(b) * NH + h;
   float* mine = split.partials + (pair * gridDim.z + z) * (HD + 2);
   if (d < HD) mine[2 + d] = o;
   if (d == 0) {
@@ -206,19 +252,19 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   __syncthreads();
   if (!merger_s) return;
   __threadfence();
-  // In split order, whichever block merges: the same sums every run. __ldcg reads L2, where the
-  // other blocks' partials are (this SM's L1 may hold none of them, but never trust it).
+  // Shared chunks first, then the splits in split order, whichever block merges: the same sums
+  // every run. __ldcg reads L2, where the other blocks' partials are (this SM's L1 may hold
+  // none of them, but never trust it).
   const float* parts = split.partials + pair * gridDim.z * (HD + 2);
-  float Mt = -INFINITY;
-  for (int s = 0; s < used; ++s) Mt = fmaxf(Mt, __ldcg(parts + size_t(s) * (HD + 2)));
-  float Lt = 0.f, ot = 0.f;
-  for (int s = 0; s < used; ++s) {
-    const float* p = parts + size_t(s) * (HD + 2);
-    const float f = exp2f(__ldcg(p) - Mt);   // every used split had keys: its max is finite
-    Lt += __ldcg(p + 1) * f;
-    if (d < HD) ot += __ldcg(p + 2 + d) * f;
-  }
-  if (d < HD) out_row[d] = __float2bfloat16(ot / Lt);
+  const float r = merge_partials(
+      shared_parts + used,
+      [&](int i) { return i < shared_parts ? shared_max(i) : __ldcg(parts + size_t(i - shared_parts) * (HD + 2)); },
+      [&](int i) {
+        if (i < shared_parts) return shared_part(i);
+        const float* p = parts + size_t(i - shared_parts) * (HD + 2);
+        return SoftmaxPartial{__ldcg(p), __ldcg(p + 1), d < HD ? __ldcg(p + 2 + d) : 0.f};
+      });
+  if (d < HD) out_row[d] = __float2bfloat16(r);
 }
 
 // ---------------------------------------------------------------- launchers
@@ -232,7 +278,17 @@ int attention_decode_splits(int num_heads, int num_seqs, int sm_count) {
 void attention_decode(const bf16* qkv, bf16* out, const AttentionShape& shape,
                       const KvLayerView& kv, const BatchView& batch, const DecodeSplit& split,
                       cudaStream_t stream) {
+  attention_decode(qkv, out, shape, kv, batch, split, SharedPrefixView{}, stream);
+}
+
+void attention_decode(const bf16* qkv, bf16* out, const AttentionShape& shape,
+                      const KvLayerView& kv, const BatchView& batch, const DecodeSplit& split,
+                      const SharedPrefixView& prefix, cudaStream_t stream) {
   if (batch.num_seqs == 0) return;
+  if ((prefix.skip_blocks == nullptr) != (prefix.num_partials == nullptr) ||
+      (prefix.num_partials && !prefix.partials)) {
+    throw Error("attention_decode: a shared-prefix view needs its skip counts, partial counts and partials");
+  }
   if (split.splits < 1 || split.splits > kMaxDecodeSplits) {
     throw Error("attention_decode: " + std::to_string(split.splits) + " splits per head (1 to " +
                 std::to_string(kMaxDecodeSplits) + ")");
@@ -246,11 +302,11 @@ void attention_decode(const bf16* qkv, bf16* out, const AttentionShape& shape,
   const dim3 grid(unsigned(shape.num_heads), unsigned(batch.num_seqs), unsigned(split.splits));
   const int threads = kWarps * 32;
   switch (kv.head_dim) {
-    case 8: launch(attention_decode_kernel<8>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
-    case 16: launch(attention_decode_kernel<16>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
-    case 32: launch(attention_decode_kernel<32>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
-    case 64: launch(attention_decode_kernel<64>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
-    case 128: launch(attention_decode_kernel<128>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split); break;
+    case 8: launch(attention_decode_kernel<8>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split, prefix); break;
+    case 16: launch(attention_decode_kernel<16>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split, prefix); break;
+    case 32: launch(attention_decode_kernel<32>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split, prefix); break;
+    case 64: launch(attention_decode_kernel<64>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split, prefix); break;
+    case 128: launch(attention_decode_kernel<128>, grid, threads, 0, stream, "attention_decode", qkv, out, shape, kv, batch, split, prefix); break;
     default: throw Error("attention_decode: head_dim " + std::to_string(kv.head_dim) + " is not compiled in");
   }
 }

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
+#include <span>
+#include <vector>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -17,6 +21,7 @@
 #include "engine/cuda/logits.h"
 #include "engine/cuda/rmsnorm.h"
 #include "engine/cuda/rope.h"
+#include "engine/cuda/shared_prefix.h"
 #include "engine/cuda/swiglu.h"
 #include "engine/error.h"
 
@@ -37,8 +42,19 @@ class StepBuffers {
     return {S, B, size_t(o.max_step_logits), S / kPrefillQueryTile + B, size_t(max_blocks)};
   }
   // int32 metadata: tokens, positions, token -> sequence, logits rows, per-sequence q_start,
-  // q_len, kv_len, prefill tiles (sequence, first query), block tables.
-  static size_t meta_ints(const Capacity& c) { return 3 * c.S + c.R + 3 * c.B + 2 * c.tiles + c.B * c.max_blocks; }
+  // q_len, kv_len, prefill tiles (sequence, first query), block tables; for decode steps the
+  // shared-prefix plan (skip blocks, partial counts, members, item count, items).
+  static constexpr size_t kItemInts = sizeof(SharedPrefixItem) / sizeof(int32_t);
+  static size_t meta_ints(const Capacity& c) {
+    return 3 * c.S + c.R + 3 * c.B + 2 * c.tiles + c.B * c.max_blocks + 3 * c.B + 1 +
+           size_t(attention_shared_prefix_items(int(c.B))) * kItemInts;
+  }
+
+  // attention_shared_prefix's partials: [B, NH, kMaxSharedPrefixChunks, HD + 2] f32.
+  static size_t shared_prefix_bytes(const ModelConfig& cfg, const Capacity& c) {
+    if (!attention_shared_prefix_supports(cfg.head_dim, cfg.num_heads / cfg.num_kv_heads)) return 0;
+    return c.B * size_t(cfg.num_heads) * kMaxSharedPrefixChunks * (size_t(cfg.head_dim) + 2) * 4;
+  }
 
   // attention_decode's split partials and tickets.
   static size_t split_bytes(const ModelConfig& cfg, int sm_count) {
@@ -54,7 +70,7 @@ class StepBuffers {
     return c.S * C * 4 + c.S * C * 2 * 2 + c.S * qkv * 2 + c.S * size_t(cfg.num_heads) * HD * 2 +
            c.S * 3 * FF * 2 + c.R * C * 2 + c.R * V * 4 + size_t(max_len) * HD * 4 +
            meta_ints(c) * 4 + c.R * (sizeof(PickRequest) + sizeof(PickResult)) + size_t(kGemvMaxRows) * C * 4 +
-           split_bytes(cfg, sm_count);
+           split_bytes(cfg, sm_count) + shared_prefix_bytes(cfg, c);
   }
 
   StepBuffers(const ModelConfig& cfg, const CudaBackendOptions& o, int max_blocks, int max_len, int sm_count)
@@ -85,6 +101,9 @@ class StepBuffers {
     split_partials = DeviceBuffer(slots * (HD + 2) * 4, "split decode attention partials");
     split_tickets = DeviceBuffer(slots * 4, "split decode attention tickets");
     check(cudaMemset(split_tickets.get(), 0, slots * 4), "zeroing the split decode attention tickets");
+    if (const size_t bytes = shared_prefix_bytes(cfg, cap)) {
+      shared_partials = DeviceBuffer(bytes, "shared-prefix attention partials");
+    }
   }
 
   // attention_decode's split for a decode step of num_seqs sequences.
@@ -114,6 +133,9 @@ class StepBuffers {
   int sm_count;                  // the device's SMs: how many blocks fill it
   DeviceBuffer split_partials;   // [attention_decode_capacity, HD + 2] f32 (DecodeSplit)
   DeviceBuffer split_tickets;    // [attention_decode_capacity] int32, zero between launches
+  DeviceBuffer shared_partials;  // [B, NH, kMaxSharedPrefixChunks, HD + 2] f32; empty where unsupported
+  SharedPrefixPlan prefix_plan;  // the decode step's grouping, reused step to step
+  std::vector<std::span<const int32_t>> prefix_tables;   // [B] its input: each sequence's block table
 };
 
 }  // namespace cuda
@@ -124,6 +146,10 @@ using cuda::check;
 struct CudaBackend::Step {
   int T = 0, B = 0, R = 0, num_tiles = 0;
   bool decode = false;   // every sequence brings exactly one token
+  bool mma_prefill = false;   // prefill attention through attention_prefill_mma (its query tiles)
+  // Runs of consecutive 1-token sequences of a mixed step, [first, first + count), whose
+  // attention goes to attention_decode; the query tiles cover the other sequences.
+  std::vector<std::pair<int, int>> decode_runs;
   const int32_t* tokens = nullptr;     // [T]
   const int32_t* pos = nullptr;        // [T]
   const int32_t* tok_seq = nullptr;    // [T]
@@ -132,6 +158,8 @@ struct CudaBackend::Step {
   const int32_t* tile_q0 = nullptr;    // [num_tiles]
   const int32_t* tables = nullptr;     // [B, max_blocks]
   cuda::BatchView batch;
+  bool shared_prefix = false;          // decode: some sequences share blocks, run the shared pass
+  cuda::SharedPrefixView prefix;       // its plan (all null without one)
 };
 
 namespace {
@@ -148,6 +176,30 @@ void check_config(const ModelConfig& cfg) {
     throw ModelFileError(fmt::format("cuda backend: {} attention heads can't be grouped over {} kv heads",
                                      cfg.num_heads, cfg.num_kv_heads));
   }
+}
+
+// Sorts a step's query tiles by the keys their last query sees, most first: with causal
+// attention the last tiles of a long prompt take the longest, and started last they would run
+// alone at the end of the kernel.
+void order_tiles_longest_first(int32_t* tile_seq,      // [num_tiles]
+                               int32_t* tile_q0,       // [num_tiles]
+                               int num_tiles,
+                               const int32_t* q_len,   // [B]
+                               const int32_t* kv_len,  // [B]
+                               int query_tile) {
+  std::vector<std::pair<int, int>> order(static_cast<size_t>(num_tiles));   // (keys, tile)
+  for (int i = 0; i < num_tiles; ++i) {
+    const int b = tile_seq[i], n = q_len[b];
+    order[size_t(i)] = {kv_len[b] - n + std::min(n, tile_q0[i] + query_tile), i};
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+  std::vector<int32_t> seq(order.size()), q0(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    seq[i] = tile_seq[order[i].second];
+    q0[i] = tile_q0[order[i].second];
+  }
+  std::copy(seq.begin(), seq.end(), tile_seq);
+  std::copy(q0.begin(), q0.end(), tile_q0);
 }
 
 }  // namespace
@@ -186,6 +238,7 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& optio
   gemm_ = std::make_unique<cuda::Gemm>();
   gemm_->set_small_batch_gemv(opts_.small_batch_gemv);
   gemm_->set_gemv_features_per_block(opts_.gemv_features_per_block);
+  gemm_->set_timed_algorithms(opts_.gemm_timed_algorithms);
   buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_, prop.multiProcessorCount);
 }
 
@@ -262,6 +315,8 @@ void CudaBackend::truncate(SeqId seq, int n) {
   }
   kv_->shrink(s.blocks, n, stream_);
   s.length = n;
+  s.tokens.resize(size_t(n));
+  s.serials.resize(size_t(n / kv_->block_size()));
 }
 
 SeqId CudaBackend::fork_sequence(SeqId seq) {
@@ -269,8 +324,58 @@ SeqId CudaBackend::fork_sequence(SeqId seq) {
   Sequence copy;
   copy.length = src.length;
   copy.blocks = kv_->fork(src.blocks, src.length, stream_);
+  copy.tokens = src.tokens;
+  copy.serials = src.serials;
   seqs_.emplace(next_id_, std::move(copy));
   return next_id_++;
+}
+
+// ---------------------------------------------------------------- prefix cache
+
+int CudaBackend::attach_cached_prefix(SeqId seq, std::span<const int32_t> tokens) {
+  Sequence& s = sequence(seq);
+  if (s.length != 0) {
+    throw InputError(fmt::format("cuda backend: a cached prefix can only start sequence {}, which holds {} tokens",
+                                 seq, s.length));
+  }
+  ++prefix_stats_.lookups;
+  if (!opts_.prefix_cache) return 0;
+  const size_t bs = size_t(kv_->block_size());
+  uint64_t parent = PrefixIndex::kRoot;
+  for (size_t at = 0; at + bs <= tokens.size() && s.tokens.size() + bs <= size_t(max_len_); at += bs) {
+    const auto m = kv_->index().find(parent, tokens.subspan(at, bs));
+    if (!m) break;
+    kv_->attach(s.blocks, m->block);
+    s.serials.push_back(m->serial);
+    s.tokens.insert(s.tokens.end(), tokens.begin() + ptrdiff_t(at), tokens.begin() + ptrdiff_t(at + bs));
+    parent = m->serial;
+  }
+  s.length = int(s.tokens.size());
+  prefix_stats_.blocks_reused += int64_t(s.serials.size());
+  prefix_stats_.tokens_reused += s.length;
+  return s.length;
+}
+
+CachedPrefix CudaBackend::find_cached_prefix(std::span<const int32_t> tokens) const {
+  CachedPrefix found;
+  if (!opts_.prefix_cache) return found;
+  const size_t bs = size_t(kv_->block_size());
+  uint64_t parent = PrefixIndex::kRoot;
+  for (size_t at = 0; at + bs <= tokens.size() && at + bs <= size_t(max_len_); at += bs) {
+    const auto m = kv_->index().find(parent, tokens.subspan(at, bs));
+    if (!m) break;
+    found.tokens += int(bs);
+    if (kv_->index().evictable(m->block)) ++found.blocks_from_free;
+    parent = m->serial;
+  }
+  return found;
+}
+
+PrefixCacheStats CudaBackend::prefix_cache_stats() const {
+  PrefixCacheStats st = prefix_stats_;
+  st.blocks_cached = kv_->index().entries();
+  st.evictions = kv_->evictions();
+  return st;
 }
 
 void CudaBackend::set_small_batch_gemv(bool on) {
@@ -297,6 +402,26 @@ void CudaBackend::set_fused_gemv_groups(int n) {
 void CudaBackend::set_gemv_features_per_block(int n) {
   opts_.gemv_features_per_block = n;
   gemm_->set_gemv_features_per_block(n);
+  forget_graphs();
+}
+
+void CudaBackend::set_shared_prefix_attention(bool on) {
+  opts_.shared_prefix_attention = on;
+  forget_graphs();
+}
+
+// Neither touches decode steps (one token per sequence), so no graph needs forgetting.
+void CudaBackend::set_mma_prefill_attention(bool on) { opts_.mma_prefill_attention = on; }
+void CudaBackend::set_decode_attention_in_mixed_steps(bool on) { opts_.decode_attention_in_mixed_steps = on; }
+
+void CudaBackend::set_gemm_timed_algorithms(bool on) {
+  opts_.gemm_timed_algorithms = on;
+  gemm_->set_timed_algorithms(on);
+  forget_graphs();
+}
+
+void CudaBackend::set_gemm_residual_epilogue(bool on) {
+  opts_.gemm_residual_epilogue = on;
   forget_graphs();
 }
 
@@ -394,8 +519,17 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
     const int n = int(p.tokens.size());
     st.T += n;
     st.R += n - p.logits_from;
-    st.num_tiles += (n + cuda::kPrefillQueryTile - 1) / cuda::kPrefillQueryTile;
     st.decode = st.decode && n == 1;
+  }
+  // Attention of a step with several tokens per sequence: query tiles of the selected prefill
+  // kernel, except for 1-token sequences routed to the decode kernel (which a decode step would
+  // use for them too, and which reads each of their keys once instead of through a 64-row tile).
+  st.mma_prefill = opts_.mma_prefill_attention && cuda::attention_prefill_mma_supports(cfg_.head_dim);
+  const int query_tile = st.mma_prefill ? cuda::kPrefillMmaQueryTile : cuda::kPrefillQueryTile;
+  const bool route_decode = !st.decode && opts_.decode_attention_in_mixed_steps;
+  for (const Piece& p : pieces) {
+    const int n = int(p.tokens.size());
+    if (!(route_decode && n == 1)) st.num_tiles += (n + query_tile - 1) / query_tile;
   }
   int32_t* host = buf_->meta_host.as<int32_t>();
   const int32_t* dev = buf_->meta_dev.as<int32_t>();
@@ -428,13 +562,60 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
       host[o_tok_seq + size_t(t)] = b;
       if (i >= p.logits_from) host[o_rows + size_t(r++)] = t;
     }
-    for (int q0 = 0; q0 < n; q0 += cuda::kPrefillQueryTile, ++tile) {
-      host[o_tile_seq + size_t(tile)] = b;
-      host[o_tile_q0 + size_t(tile)] = q0;
+    if (route_decode && n == 1) {
+      if (!st.decode_runs.empty() && st.decode_runs.back().first + st.decode_runs.back().second == b) {
+        ++st.decode_runs.back().second;
+      } else {
+        st.decode_runs.emplace_back(b, 1);
+      }
+    } else {
+      for (int q0 = 0; q0 < n; q0 += query_tile, ++tile) {
+        host[o_tile_seq + size_t(tile)] = b;
+        host[o_tile_q0 + size_t(tile)] = q0;
+      }
     }
     int32_t* table = host + o_tables + size_t(b) * size_t(max_blocks_);
     std::copy(s.blocks.begin(), s.blocks.end(), table);
     std::fill(table + s.blocks.size(), table + max_blocks_, 0);
+  }
+  // Decode steps: which sequences read shared leading blocks once (shared_prefix.h). The plan's
+  // regions follow the tables with sizes fixed by B, so a graph of this batch size finds it at
+  // the addresses it was captured with.
+  const int NH = cfg_.num_heads, NKV = cfg_.num_kv_heads;
+  if (st.decode && opts_.shared_prefix_attention && buf_->shared_partials.get()) {
+    const size_t B = size_t(st.B);
+    const size_t o_skip = region(B), o_parts = region(B), o_members = region(B), o_num_items = region(1);
+    const size_t o_items = region(size_t(cuda::attention_shared_prefix_items(st.B)) * cuda::StepBuffers::kItemInts);
+    cuda::SharedPrefixPlan& plan = buf_->prefix_plan;
+    auto& tables = buf_->prefix_tables;
+    tables.clear();
+    for (const Piece& p : pieces) tables.push_back(sequence(p.seq).blocks);
+    const int blocks_x = cuda::attention_shared_prefix_blocks(NKV, st.B, buf_->sm_count);
+    cuda::SharedPrefixParams params;
+    params.block_size = kv_->block_size();
+    params.heads_per_kv_head = NH / NKV;
+    params.num_kv_heads = NKV;
+    params.blocks_x = blocks_x;
+    cuda::plan_shared_prefix(tables, std::span<const int32_t>(host + o_kv_len, B), params, plan);
+    if (!plan.empty()) {
+      std::copy(plan.skip_blocks.begin(), plan.skip_blocks.end(), host + o_skip);
+      std::copy(plan.num_partials.begin(), plan.num_partials.end(), host + o_parts);
+      std::copy(plan.members.begin(), plan.members.end(), host + o_members);
+      host[o_num_items] = int32_t(plan.items.size());
+      std::memcpy(host + o_items, plan.items.data(), plan.items.size() * sizeof(cuda::SharedPrefixItem));
+      st.shared_prefix = true;
+      st.prefix = cuda::SharedPrefixView{dev + o_skip, dev + o_parts, buf_->shared_partials.as<float>(),
+                                         dev + o_members,
+                                         reinterpret_cast<const cuda::SharedPrefixItem*>(dev + o_items),
+                                         dev + o_num_items, blocks_x};
+      ++shared_prefix_stats_.steps;
+      shared_prefix_stats_.grouped_seqs += int64_t(plan.members.size());
+      shared_prefix_stats_.blocks_saved += plan.blocks_saved();
+    }
+  }
+  if (st.mma_prefill && !st.decode) {   // a decode step's tiles are never read
+    order_tiles_longest_first(host + o_tile_seq, host + o_tile_q0, st.num_tiles, host + o_q_len, host + o_kv_len,
+                              query_tile);
   }
   check(cudaMemcpyAsync(buf_->meta_dev.get(), host, at * sizeof(int32_t), cudaMemcpyHostToDevice, stream_),
         "uploading a step's metadata");
@@ -448,11 +629,12 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
   st.batch = cuda::BatchView{dev + o_q_start, dev + o_q_len, dev + o_kv_len, st.B};
 
   const bool graphable = opts_.cuda_graphs && st.decode && st.R == st.B;
+  const DecodeGraphKey key{st.B, st.shared_prefix};
   if (!graphable) {
     enqueue_model(st);
-  } else if (auto g = graphs_.find(st.B); g != graphs_.end()) {
+  } else if (auto g = graphs_.find(key); g != graphs_.end()) {
     check(cudaGraphLaunch(g->second, stream_), "launching a decode graph");
-  } else if (decode_runs_[st.B]++ == 0) {
+  } else if (decode_runs_[key]++ == 0) {
     enqueue_model(st);   // the first run also makes the cuBLASLt plans, outside any capture
   } else {
     cudaGraph_t graph = nullptr;
@@ -469,10 +651,22 @@ int CudaBackend::run_step(const std::vector<Piece>& pieces) {
     const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     check(made, "instantiating a decode graph");
-    graphs_[st.B] = exec;
+    graphs_[key] = exec;
     check(cudaGraphLaunch(exec, stream_), "launching a decode graph");
   }
-  for (const Piece& p : pieces) sequence(p.seq).length += int(p.tokens.size());
+  // The step's keys and values are on their way (stream order): full blocks enter the prefix
+  // index now, so that a later step may attach them.
+  const size_t bs = size_t(kv_->block_size());
+  for (const Piece& p : pieces) {
+    Sequence& s = sequence(p.seq);
+    s.length += int(p.tokens.size());
+    s.tokens.insert(s.tokens.end(), p.tokens.begin(), p.tokens.end());
+    if (!opts_.prefix_cache) continue;
+    for (size_t b = s.serials.size(); (b + 1) * bs <= s.tokens.size(); ++b) {
+      const uint64_t parent = b == 0 ? PrefixIndex::kRoot : s.serials[b - 1];
+      s.serials.push_back(kv_->cache_block(s.blocks, b, parent, std::span<const int32_t>(s.tokens).subspan(b * bs, bs)));
+    }
+  }
   return st.R;
 }
 
@@ -511,6 +705,9 @@ void CudaBackend::enqueue_model(const Step& st) {
     if (fuse_norms && gemm_->uses_gemv(in, w, T, in_width)) {
       cuda::gemv_residual_add(in, w, x, partials, T, C, in_width, stream_, opts_.gemv_features_per_block);
       pending_norm = true;
+    } else if (opts_.gemm_residual_epilogue && !gemm_->uses_gemv(in, w, T, in_width)) {
+      gemm_->linear_accumulate(in, w, x, T, C, in_width, stream_);   // x += proj(in), fp32 sums
+      cuda::add_rmsnorm(x, nullptr, norm_weight, h, T, C, eps, stream_);
     } else {
       gemm_->linear(in, w, proj, false, T, C, in_width, stream_);
       cuda::add_rmsnorm(x, proj, norm_weight, h, T, C, eps, stream_);
@@ -535,9 +732,22 @@ void CudaBackend::enqueue_model(const Step& st) {
     const bool last = l + 1 == cfg_.num_layers;
     if (last && st.R == 0) return;   // the keys and values are in; the rest would only feed logits
     if (st.decode) {
-      cuda::attention_decode(qkv, attn, shape, kv, st.batch, buf_->decode_split(NH, st.B), stream_);
+      // With a shared-prefix plan: the groups' shared blocks first, then each sequence's own
+      // keys, merged with the shared partials.
+      if (st.shared_prefix) cuda::attention_shared_prefix(qkv, shape, kv, st.batch, st.prefix, stream_);
+      cuda::attention_decode(qkv, attn, shape, kv, st.batch, buf_->decode_split(NH, st.B), st.prefix, stream_);
     } else {
-      cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
+      for (const auto& [first, count] : st.decode_runs) {   // the run's sequences as a batch of their own
+        const cuda::BatchView run{st.batch.q_start + first, st.batch.q_len + first, st.batch.kv_len + first, count};
+        cuda::KvLayerView run_kv = kv;
+        run_kv.block_tables += size_t(first) * size_t(max_blocks_);
+        cuda::attention_decode(qkv, attn, shape, run_kv, run, buf_->decode_split(NH, count), stream_);
+      }
+      if (st.mma_prefill) {
+        cuda::attention_prefill_mma(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
+      } else {
+        cuda::attention_prefill(qkv, attn, shape, kv, st.batch, st.tile_seq, st.tile_q0, st.num_tiles, stream_);
+      }
     }
     // x = x + o_proj(attn); post_attention_layernorm(x)
     project_add_norm(attn, w.wo, NH * HD, w.ffn_norm);
@@ -563,12 +773,17 @@ template <class Fn>
 void CudaBackend::for_each_step(std::span<const ForwardChunk> chunks, Fn&& fn) {
   check_chunks(chunks);
   int done = 0;
-  for (const std::vector<Piece>& pieces : plan_steps(chunks)) {
-    const int rows = run_step(pieces);
-    fn(done, rows);
-    // Every step ends synchronised: the next one rewrites the pinned metadata buffer.
-    check(cudaStreamSynchronize(stream_), "running a forward step");
-    done += rows;
+  try {
+    for (const std::vector<Piece>& pieces : plan_steps(chunks)) {
+      const int rows = run_step(pieces);
+      fn(done, rows);
+      // Every step ends synchronised: the next one rewrites the pinned metadata buffer.
+      check(cudaStreamSynchronize(stream_), "running a forward step");
+      done += rows;
+    }
+  } catch (...) {
+    kv_->clear_cache();   // blocks entered by a step that failed may never have been written
+    throw;
   }
 }
 
@@ -623,6 +838,7 @@ namespace {
 CudaBackendOptions cuda_options(const ModelOptions& options) {
   CudaBackendOptions o;
   o.max_step_seqs = std::max(o.max_step_seqs, options.max_batch);
+  o.prefix_cache = options.prefix_cache;
   return o;
 }
 }  // namespace

@@ -4,6 +4,7 @@
 // built with YARDSTICK_HAVE_CUDA); benchmarks and tests use CudaBackend directly.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -38,11 +39,28 @@ struct CudaBackendOptions {
   int64_t kv_max_bytes = 0;        // cap on the KV cache (0: none)
   int max_sequence_length = 0;     // 0: the model's context window (less if the KV cache is smaller)
   bool cuda_graphs = true;         // replay decode steps from CUDA graphs
+  bool prefix_cache = true;        // keep full KV blocks by token chain for reuse (engine/prefix_cache.h)
   bool small_batch_gemv = true;    // projections of <= kGemvMaxRows rows through gemv.h, not cuBLASLt
   bool fused_epilogues = true;     // with gemv: RoPE + KV store and SwiGLU in the projections' epilogues
   bool fused_norms = true;         // with gemv: residual add in o_proj / down_proj, RMSNorm in the next gemv's input
   int gemv_features_per_block = 4; // bf16 projections through gemv: 1, 2 or 4 outputs a block (gemv.h)
   int fused_gemv_groups = 1;       // RoPE pairs / SwiGLU features a fused gemv block computes: 1 or 2
+  bool shared_prefix_attention = true;  // decode: sequences sharing leading KV blocks read them once (attention.h)
+  bool mma_prefill_attention = true;     // prefill attention on the tensor cores where the head dim allows
+  bool decode_attention_in_mixed_steps = true;   // a mixed step's 1-token sequences through attention_decode
+  // cuBLASLt shapes of >= 256 rows run the fastest of the heuristic's first 8 algorithms, timed on
+  // their first call, not its first choice (gemm.h: the choice, and the bits, may vary by process).
+  bool gemm_timed_algorithms = false;
+  // Projections through cuBLASLt add themselves into the fp32 residual stream in the matmul's
+  // epilogue (beta = 1, no bf16 rounding of the sum), and the norm after them only normalises.
+  bool gemm_residual_epilogue = false;
+};
+
+// What shared-prefix decode attention did since the backend was made (tests, benchmarks).
+struct SharedPrefixStats {
+  int64_t steps = 0;          // decode steps that ran the shared pass
+  int64_t grouped_seqs = 0;   // sequences in a group, summed over those steps
+  int64_t blocks_saved = 0;   // KV block reads saved per kv head and layer, summed over those steps
 };
 
 class CudaBackend final : public Backend {
@@ -74,6 +92,12 @@ class CudaBackend final : public Backend {
   void forward_pick(std::span<const ForwardChunk> chunks, std::span<const TokenPick> picks,
                     std::vector<PickedToken>& out) override;
 
+  // Prefix caching (Backend's contract).
+  bool prefix_caching() const override { return opts_.prefix_cache; }
+  int attach_cached_prefix(SeqId seq, std::span<const int32_t> tokens) override;
+  CachedPrefix find_cached_prefix(std::span<const int32_t> tokens) const override;
+  PrefixCacheStats prefix_cache_stats() const override;
+
   // Paged KV memory, for admission control.
   int kv_block_size() const override;
   int64_t kv_free_blocks() const override;
@@ -87,6 +111,17 @@ class CudaBackend final : public Backend {
   void set_gemv_features_per_block(int n);
   void set_fused_gemv_groups(int n);
   void set_fused_norms(bool on);
+  // Switches shared-prefix decode attention (benchmark A/B); forgets captured graphs.
+  void set_shared_prefix_attention(bool on);
+  const SharedPrefixStats& shared_prefix_stats() const { return shared_prefix_stats_; }
+  // Switch the tensor-core prefill attention (off: the SIMT kernel for every head dim), and the
+  // routing of a mixed step's 1-token sequences to the decode attention (benchmark A/B).
+  void set_mma_prefill_attention(bool on);
+  void set_decode_attention_in_mixed_steps(bool on);
+  // Switch the cuBLASLt algorithm timing and the residual add in the matmul epilogue (benchmark
+  // A/B); forget captured graphs.
+  void set_gemm_timed_algorithms(bool on);
+  void set_gemm_residual_epilogue(bool on);
 
   std::string device_name() const { return device_name_; }
   size_t weight_bytes() const;
@@ -95,7 +130,9 @@ class CudaBackend final : public Backend {
  private:
   struct Sequence {
     int length = 0;
-    std::vector<int32_t> blocks;   // the block table: physical KV block of each BS tokens
+    std::vector<int32_t> blocks;    // the block table: physical KV block of each BS tokens
+    std::vector<int32_t> tokens;    // [length] what the sequence holds (prefix caching)
+    std::vector<uint64_t> serials;  // [length / BS] each full block's chain serial in the prefix index
   };
   // A piece of one chunk that runs in one step (long chunks are cut across steps).
   struct Piece {
@@ -133,11 +170,23 @@ class CudaBackend final : public Backend {
 
   std::map<SeqId, Sequence> seqs_;
   SeqId next_id_ = 0;
+  PrefixCacheStats prefix_stats_;
 
-  // Decode steps (one new token per sequence, all with logits) by batch size: how often each
-  // size ran eagerly, and the graph captured on its second run.
-  std::map<int, int> decode_runs_;
-  std::map<int, cudaGraphExec_t> graphs_;
+  // Decode steps (one new token per sequence, all with logits) by batch size and whether the
+  // step runs the shared-prefix pass: how often each key ran eagerly, and the graph captured on
+  // its second run. The grouping itself (which sequences, how many blocks) is not in the key: it
+  // is step metadata at offsets fixed by the batch size, and both attention grids depend on the
+  // batch size only, so one graph replays any grouping. Keying by the grouping would recapture
+  // whenever continuous batching swaps a sequence; the flag alone keeps steps without sharing
+  // free of the shared pass's launches.
+  struct DecodeGraphKey {
+    int batch = 0;
+    bool shared_prefix = false;
+    auto operator<=>(const DecodeGraphKey&) const = default;
+  };
+  std::map<DecodeGraphKey, int> decode_runs_;
+  std::map<DecodeGraphKey, cudaGraphExec_t> graphs_;
+  SharedPrefixStats shared_prefix_stats_;
 };
 
 // Uploads the weights to the device; `weights` may be dropped once this returns.

@@ -1,11 +1,15 @@
 // The projections: bf16 x bf16 matrix products with fp32 accumulation through cuBLASLt. One plan
-// (descriptors + heuristic algorithm) per shape, made once and reused, so a shape always runs
-// the same algorithm: results are bitwise reproducible and capturable in CUDA graphs.
+// (descriptors + algorithm) per shape, made once and reused, so a shape always runs the same
+// algorithm: results are bitwise reproducible and capturable in CUDA graphs. The algorithm is
+// the heuristic's first choice, or (set_timed_algorithms) the fastest of its first few on the
+// shape's first call: faster where the heuristic misjudges, but the choice can differ between
+// processes when two candidates time alike, and with it the bits.
 #pragma once
 
 #include <cstddef>
 #include <map>
 #include <tuple>
+#include <vector>
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -31,6 +35,16 @@ class Gemm {
               void* y,         // [rows, out]
               bool y_f32, int rows, int out, int in, cudaStream_t stream);
 
+  // y += x w^T in fp32 (the residual stream): cuBLASLt with beta = 1 adds the projection's
+  // fp32 sums into y in its epilogue, without rounding them to bf16 first. Never gemv.
+  void linear_accumulate(const bf16* x,   // [rows, in]
+                         const bf16* w,   // [out, in]
+                         float* y,        // [rows, out], read and written
+                         int rows, int out, int in, cudaStream_t stream);
+
+  // Time the heuristic's first candidates for each new cuBLASLt shape (forgets existing plans).
+  void set_timed_algorithms(bool on);
+
   void set_small_batch_gemv(bool on) { small_batch_gemv_ = on; }
   // Output features per gemv block of the bf16 projections (1, 2 or 4; gemv.h).
   void set_gemv_features_per_block(int n) { gemv_features_per_block_ = n; }
@@ -44,12 +58,20 @@ class Gemm {
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t w = nullptr, x = nullptr, y = nullptr;
     cublasLtMatmulAlgo_t algo{};
+    std::vector<cublasLtMatmulAlgo_t> untimed;   // candidates still to time on the first call
   };
-  const Plan& plan(int rows, int out, int in, bool y_f32);
+  // y = x w^T (beta 0) or y += x w^T (beta 1, fp32 y).
+  void matmul(const bf16* x, const bf16* w, void* y, bool y_f32, float beta, int rows, int out, int in,
+              cudaStream_t stream);
+  Plan& plan(int rows, int out, int in, bool y_f32, bool accumulate);
+  void destroy_plans();
+  // Times p.untimed on these operands (y is overwritten) and keeps the fastest in p.algo.
+  void time_candidates(Plan& p, const bf16* x, const bf16* w, void* y, float beta, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
   DeviceBuffer workspace_;
-  std::map<std::tuple<int, int, int, bool>, Plan> plans_;
+  std::map<std::tuple<int, int, int, bool, bool>, Plan> plans_;
+  bool timed_algorithms_ = false;
   bool small_batch_gemv_ = true;
   int gemv_features_per_block_ = 1;
 };

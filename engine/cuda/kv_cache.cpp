@@ -17,7 +17,8 @@ KvCache::KvCache(const KvCacheShape& shape, int64_t num_blocks)
       num_blocks_(num_blocks),
       pool_(bytes_per_block(shape) * size_t(num_blocks),
             fmt::format("the KV cache ({} blocks of {} tokens)", num_blocks, shape.block_size)),
-      refcount_(size_t(num_blocks), 0) {
+      refcount_(size_t(num_blocks), 0),
+      index_(shape.block_size, num_blocks) {
   free_.reserve(size_t(num_blocks));
   // Highest id at the bottom of the stack, so block 0 is handed out first.
   for (int64_t b = num_blocks - 1; b >= 0; --b) free_.push_back(int32_t(b));
@@ -33,14 +34,39 @@ int64_t KvCache::blocks_needed(const std::vector<int32_t>& table, int tokens) co
 }
 
 int32_t KvCache::take_block() {
-  const int32_t b = free_.back();
-  free_.pop_back();
+  int32_t b = -1;
+  if (!free_.empty()) {
+    b = free_.back();
+    free_.pop_back();
+  } else if (auto evicted = index_.evict()) {
+    b = *evicted;
+    ++evictions_;
+  } else {
+    throw Error("cuda: KV cache full: no free block");
+  }
   refcount_[size_t(b)] = 1;
   return b;
 }
 
 void KvCache::release_block(int32_t block) {
-  if (--refcount_[size_t(block)] == 0) free_.push_back(block);
+  if (--refcount_[size_t(block)] > 0) return;
+  if (index_.contains(block)) index_.release(block);   // kept for reuse until its room is needed
+  else free_.push_back(block);
+}
+
+uint64_t KvCache::cache_block(const std::vector<int32_t>& table, size_t i, uint64_t parent,
+                              std::span<const int32_t> tokens) {
+  return index_.insert(parent, tokens, table.at(i));
+}
+
+void KvCache::attach(std::vector<int32_t>& table, int32_t block) {
+  if (refcount_[size_t(block)]++ == 0) index_.acquire(block);
+  table.push_back(block);
+}
+
+void KvCache::clear_cache() {
+  while (auto b = index_.evict()) free_.push_back(*b);
+  index_.clear();
 }
 
 bool KvCache::grow(std::vector<int32_t>& table, int tokens) {
@@ -53,7 +79,7 @@ bool KvCache::grow(std::vector<int32_t>& table, int tokens) {
 void KvCache::unshare(std::vector<int32_t>& table, size_t index, cudaStream_t stream) {
   const int32_t old = table[index];
   if (refcount_[size_t(old)] <= 1) return;
-  if (free_.empty()) throw Error("cuda: KV cache full: no free block to copy a shared block into");
+  if (free_blocks() == 0) throw Error("cuda: KV cache full: no free block to copy a shared block into");
   const int32_t copy = take_block();
   // One 2D copy moves the block's keys and values of every layer: 2 L rows, one per (layer,
   // k|v), each a block long, num_blocks blocks apart.
@@ -67,6 +93,13 @@ void KvCache::unshare(std::vector<int32_t>& table, size_t index, cudaStream_t st
   table[index] = copy;
 }
 
+// A block about to be written into must not be one the index serves: shared, it gets a private
+// copy (the cached original stays); held by this table alone, it is forgotten.
+void KvCache::make_writable(std::vector<int32_t>& table, size_t index, cudaStream_t stream) {
+  if (refcount_[size_t(table[index])] > 1) unshare(table, index, stream);
+  else index_.erase(table[index]);
+}
+
 void KvCache::shrink(std::vector<int32_t>& table, int tokens, cudaStream_t stream) {
   const size_t keep = size_t((int64_t(tokens) + shape_.block_size - 1) / shape_.block_size);
   while (table.size() > keep) {
@@ -74,7 +107,7 @@ void KvCache::shrink(std::vector<int32_t>& table, int tokens, cudaStream_t strea
     table.pop_back();
   }
   // The next token goes into the last block when it is partly filled.
-  if (tokens % shape_.block_size != 0) unshare(table, table.size() - 1, stream);
+  if (tokens % shape_.block_size != 0) make_writable(table, table.size() - 1, stream);
 }
 
 std::vector<int32_t> KvCache::fork(const std::vector<int32_t>& table, int tokens, cudaStream_t stream) {
