@@ -31,7 +31,15 @@ std::unique_ptr<Engine> make_engine(std::unique_ptr<Backend> backend, const Toke
   return std::make_unique<Engine>(std::move(backend), tokenizer, engine_options);
 }
 
+CpuBackendOptions cpu_options(const ModelOptions& options) {
+  CpuBackendOptions cpu;
+  cpu.threads = options.threads;
+  cpu.prefix_cache = options.prefix_cache;
+  return cpu;
+}
+
 #ifndef YARDSTICK_HAVE_CUDA
+
 [[noreturn]] void no_cuda() {
   throw InputError(
       "the cuda backend was asked for, but this yardstick was built without CUDA "
@@ -51,10 +59,7 @@ LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& opt
   std::unique_ptr<Backend> backend;
   switch (options.backend) {
     case BackendKind::Cpu: {
-      CpuBackendOptions cpu;
-      cpu.threads = options.threads;
-      cpu.prefix_cache = options.prefix_cache;
-      backend = std::make_unique<CpuBackend>(m.config, Weights::load(dir, m.config), cpu);
+      backend = std::make_unique<CpuBackend>(m.config, Weights::load(dir, m.config), cpu_options(options));
       break;
     }
     case BackendKind::Cuda:
@@ -85,13 +90,10 @@ LoadedModel open_synthetic_model(const std::string& spec, uint64_t seed, const s
   std::unique_ptr<Backend> backend;
   switch (options.backend) {
     case BackendKind::Cpu: {
-      CpuBackendOptions cpu;
-      cpu.threads = options.threads;
-      cpu.prefix_cache = options.prefix_cache;
       // bf16-rounded like the checkpoint synth-model writes; the backend upcasts once.
       Weights w = synthetic_weights(m.config, seed, m.tokenizer->vocab_size(), m.config.bos_token_id, DType::BF16,
                                     label);
-      backend = std::make_unique<CpuBackend>(m.config, std::move(w), cpu);
+      backend = std::make_unique<CpuBackend>(m.config, std::move(w), cpu_options(options));
       break;
     }
     case BackendKind::Cuda:

@@ -11,20 +11,25 @@
 #   scripts/workload-bench.sh --backend cpu --model synthetic:tiny --limit 5   # a quick try on a CPU
 #
 # Options: --backend cpu|cuda  --model synthetic:SPEC|DIR  --max-batch N  --limit N (docs per task)
-#          --workloads gsm8k,cmmlu,ceval[,suite]  --yardstick BIN  --data-dir DIR
+#          --workloads gsm8k,cmmlu,ceval[,suite] (or the names as plain arguments)
+#          --yardstick BIN  --data-dir DIR  --tokenizer PATH (for synthetic models)
 #          --log FILE (default docs/results/workloads.tsv)  --no-log
 #          -- ARGS...  (passed to every `yardstick run`, e.g. -- --no-prefix-cache)
+# The environment may set the defaults instead (scripts/device-check.sh does): YARDSTICK,
+# DATA_DIR, MODEL, TOKENIZER, BACKEND, LOG.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-backend=cuda
-model=synthetic:7b
+backend="${BACKEND:-cuda}"
+model="${MODEL:-synthetic:7b}"
 max_batch=256
 limit=""
 workloads=gsm8k,cmmlu,ceval
-yardstick="$root/build/yardstick"
-data_dir=""
-log="$root/docs/results/workloads.tsv"
+named=()
+yardstick="${YARDSTICK:-$root/build/yardstick}"
+data_dir="${DATA_DIR:-}"
+tokenizer="${TOKENIZER:-}"
+log="${LOG:-$root/docs/results/workloads.tsv}"
 extra=()
 while (($#)); do
   case "$1" in
@@ -35,13 +40,16 @@ while (($#)); do
     --workloads) workloads="$2"; shift 2 ;;
     --yardstick) yardstick="$2"; shift 2 ;;
     --data-dir) data_dir="$2"; shift 2 ;;
+    --tokenizer) tokenizer="$2"; shift 2 ;;
     --log) log="$2"; shift 2 ;;
     --no-log) log=""; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "workload-bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "workload-bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) named+=("$1"); shift ;;
   esac
 done
+if ((${#named[@]})); then workloads="$(IFS=,; echo "${named[*]}")"; fi
 [ -x "$yardstick" ] || { echo "workload-bench: no yardstick binary at $yardstick (build first, or --yardstick BIN)" >&2; exit 2; }
 
 # The arguments of each workload.
@@ -79,6 +87,7 @@ for w in "${list[@]}"; do
   cmd=("$yardstick" run --model "$model" --backend "$backend" --max-batch "$max_batch" --db "$db" $args)
   [ -n "$limit" ] && cmd+=(--limit "$limit")
   [ -n "$data_dir" ] && cmd+=(--data-dir "$data_dir")
+  [ -n "$tokenizer" ] && [[ "$model" == synthetic:* ]] && cmd+=(--tokenizer "$tokenizer")
   cmd+=("${extra[@]}")
   echo "== $w: ${cmd[*]}" >&2
   t0="$(date +%s.%N)"
