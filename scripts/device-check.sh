@@ -32,7 +32,9 @@ prepare() {
   tar -C .carry -cf - bin | xz -T2 -6 >.carry/bin.tar.xz && rm -rf .carry/bin
   # What the GSM8K run needs from ../shared (which does not travel): the data and the tokenizer.
   rm -rf .carry/datasets .carry/tokenizer && mkdir -p .carry/datasets .carry/tokenizer
-  cp -r ../shared/datasets/gsm8k ../shared/datasets/cmmlu ../shared/datasets/ceval .carry/datasets/
+  # The deepseek-llm-base suite's data (GSM8K, CMMLU and C-Eval alone for the workloads).
+  local d
+  for d in gsm8k math cmath ceval cmmlu chid cluewsc c3 ccpm humaneval mbpp; do cp -r ../shared/datasets/$d .carry/datasets/; done
   cp ../shared/reference/tokenizer/tokenizer.json ../shared/reference/tokenizer/deepseek-llm-7b-base.tokenizer_config.json \
     .carry/tokenizer/
   du -sh .carry
@@ -136,8 +138,8 @@ eval_run() {
   }
   if [ -n "${WORKLOADS:-}" ]; then
     echo "== workloads: $WORKLOADS on $model"
-    timeout 400 bash scripts/workload-bench.sh --yardstick .carry/bin/yardstick --data-dir .carry/datasets \
-      --model "$model" --workloads "$WORKLOADS" --log "$out/workloads.tsv" 2>&1 | tail -40
+    timeout "${WL_TIMEOUT:-400}" bash scripts/workload-bench.sh --yardstick .carry/bin/yardstick --data-dir .carry/datasets \
+      --model "$model" --workloads "$WORKLOADS" --log "$out/workloads.tsv" -- ${WL_ARGS:-} 2>&1 | tail -60
   fi
   if [ "${RUN_67B:-0}" = 1 ]; then
     echo "== yardstick run gsm8k --limit 256 on synthetic:67b"

@@ -63,7 +63,8 @@ workload_args() {
   esac
 }
 
-commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+# COMMIT overrides (a copied tree may carry stale git metadata).
+commit="${COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 if [ "$backend" = cuda ] && command -v nvidia-smi >/dev/null; then
   device="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' \t' '__')"
 else
