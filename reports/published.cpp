@@ -104,13 +104,12 @@ PublishedNumbers PublishedNumbers::load(const std::filesystem::path& dir) {
 
 std::filesystem::path PublishedNumbers::default_dir() {
   // As datasets/checkout.h: the checkout holding the running executable, then the one this
-  // file was compiled in (CMake compiles by absolute path, so __FILE__ is inside it).
+  // was built from (CMake passes it; __FILE__ may be relative under ccache).
   std::vector<std::filesystem::path> tried;
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) tried.push_back(exe.parent_path().parent_path() / "configs" / "published");
-  std::filesystem::path self(__FILE__);
-  if (self.is_absolute()) tried.push_back(self.parent_path().parent_path() / "configs" / "published");
+  tried.push_back(std::filesystem::path(YARDSTICK_SOURCE_DIR) / "configs" / "published");
   std::string list;
   for (const auto& dir : tried) {
     if (std::filesystem::is_directory(dir, ec)) return dir;
