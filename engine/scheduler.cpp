@@ -139,11 +139,17 @@ class Scheduler {
 
   // Work that has fed nothing into an empty sequence starts from the cached blocks its feed
   // begins with (all but the wanted rows and the last token, which are always computed).
+  // A work that shares a prefix with one whose prefill is under way (a chunked few-shot header)
+  // attaches nothing yet: it waits (try_plan) until all of their common blocks are in the cache,
+  // instead of attaching the part computed so far and computing the rest itself.
   void attach_cached_prefixes() {
     if (!b_.prefix_caching()) return;
     for (WorkPtr& w : active_) {
       if (w->fed != 0 || w->feed.size() < 2 || b_.sequence_length(w->seq) != 0) continue;
-      const size_t limit = std::min(w->want_from, w->feed.size() - 1);
+      if (std::any_of(active_.begin(), active_.end(),
+                      [&](const WorkPtr& f) { return prefilling(*f) && waits_for(*w, *f); }))
+        continue;
+      const size_t limit = attach_limit(*w);
       const int n = b_.attach_cached_prefix(w->seq, std::span<const int32_t>(w->feed).first(limit));
       if (n < 0 || size_t(n) > limit)
         throw std::logic_error(fmt::format("{}: attached {} cached tokens of {}", b_.name(), n, limit));
@@ -163,7 +169,12 @@ class Scheduler {
     int64_t avail = free - single;
     int64_t budget = max_prefill_;
     std::vector<Planned> plan;
-    std::vector<const SeqWork*> fresh;   // planned feeds that start an empty sequence
+    // Feeds computing prompt tokens in this step or a later one: those under way, then the ones
+    // planned here that start an empty sequence.
+    std::vector<const SeqWork*> computing;
+    if (b_.prefix_caching())
+      for (const WorkPtr& w : active_)
+        if (prefilling(*w)) computing.push_back(w.get());
     for (const WorkPtr& w : active_) {
       const int64_t rem = remaining(*w);
       int64_t n = 1;
@@ -172,12 +183,12 @@ class Scheduler {
         // and wait for the next step when none is.
         const int64_t len = b_.sequence_length(w->seq);
         if (len == 0 && b_.prefix_caching()) {
-          // A prompt that starts like one already computed in this step waits a step and then
-          // attaches that one's blocks, instead of computing the same prefix again (the
+          // A prompt that starts like one being computed (in this step or under way) waits and
+          // then attaches that one's blocks, instead of computing the same prefix again (the
           // questions of a few-shot subject arrive together).
-          if (std::any_of(fresh.begin(), fresh.end(), [&](const SeqWork* f) { return shares_prefix(*f, *w); }))
+          if (std::any_of(computing.begin(), computing.end(), [&](const SeqWork* f) { return waits_for(*w, *f); }))
             continue;
-          fresh.push_back(w.get());
+          computing.push_back(w.get());
         }
         n = std::min(rem, budget);
         if (kv_blocks_to_grow(len, n, bs_) > avail)   // avail is small here: no overflow
@@ -191,11 +202,25 @@ class Scheduler {
     return plan;
   }
 
-  // Whether two feeds start with the same kMinSharedPrefix tokens (enough to be worth waiting for).
-  static bool shares_prefix(const SeqWork& a, const SeqWork& b) {
+  // The part of w's feed the scheduler may attach from the cache: all but the wanted rows and the
+  // last token, which are always computed.
+  static size_t attach_limit(const SeqWork& w) { return std::min(w.want_from, w.feed.size() - 1); }
+
+  // Work whose sequence holds part of its feed and still has prompt tokens to compute.
+  bool prefilling(const SeqWork& w) const { return w.fed > 0 && remaining(w) > 1; }
+
+  // Whether w, which has fed nothing, should wait for f (prefilling, or about to start in this
+  // step) to compute their common prefix: their feeds start with the same kMinSharedPrefix tokens
+  // (enough to be worth a step) and f hasn't fed every whole block of the prefix w could attach.
+  bool waits_for(const SeqWork& w, const SeqWork& f) const {
     constexpr size_t kMinSharedPrefix = 64;
-    if (a.feed.size() <= kMinSharedPrefix || b.feed.size() <= kMinSharedPrefix) return false;
-    return std::equal(a.feed.begin(), a.feed.begin() + kMinSharedPrefix, b.feed.begin());
+    if (&w == &f || w.feed.size() <= kMinSharedPrefix || f.feed.size() <= kMinSharedPrefix ||
+        !std::equal(w.feed.begin(), w.feed.begin() + kMinSharedPrefix, f.feed.begin()))
+      return false;
+    const size_t n = std::min(attach_limit(w), f.feed.size());
+    const size_t common = size_t(std::mismatch(w.feed.begin(), w.feed.begin() + n, f.feed.begin()).first -
+                                 w.feed.begin());
+    return f.fed < common / size_t(bs_) * size_t(bs_);
   }
 
   // Frees KV memory for the running work: preempts the most recently admitted work; when only

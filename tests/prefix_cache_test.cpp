@@ -222,15 +222,20 @@ TEST(EnginePrefixCache, BlocksOutliveTheirSequencesAndServeALaterCall) {
   EXPECT_EQ(on.stats().cached_tokens, 64);
 }
 
-TEST(EnginePrefixCache, PromptsStartingAlikeWaitAStepForTheFirstOnesBlocks) {
-  // Room for every prompt in the first step: without waiting, each would compute the shared
-  // prefix itself.
+TEST(EnginePrefixCache, PromptsStartingAlikeWaitForAllOfTheFirstOnesPrefixBlocks) {
+  // With room for every prompt in the first step, without waiting each would compute the shared
+  // prefix itself; with 24 prompt tokens a step, the first prompt's 70-token prefix takes three
+  // steps, and the others wait for all of its 4 whole blocks rather than attach the part computed
+  // so far and compute the rest themselves.
   std::vector<GenerateRequest> reqs;
   for (auto& p : shared_prefix_prompts(14, 5)) reqs.push_back(GenerateRequest{p, 4});
-  Engine off(gqa_backend(false), nullptr, EngineOptions{16, 4096});
-  Engine on(gqa_backend(true), nullptr, EngineOptions{16, 4096});
-  EXPECT_EQ(ids_of(on.generate(reqs)), ids_of(off.generate(reqs)));
-  EXPECT_EQ(on.stats().cached_tokens, 13 * 64);   // the 4 whole blocks of the 70-token prefix
+  for (const int step_tokens : {4096, 24}) {
+    SCOPED_TRACE(step_tokens);
+    Engine off(gqa_backend(false), nullptr, EngineOptions{16, step_tokens});
+    Engine on(gqa_backend(true), nullptr, EngineOptions{16, step_tokens});
+    EXPECT_EQ(ids_of(on.generate(reqs)), ids_of(off.generate(reqs)));
+    EXPECT_EQ(on.stats().cached_tokens, 13 * 64);   // the 4 whole blocks of the 70-token prefix
+  }
 }
 
 TEST(EnginePrefixCache, EvictedPrefixesAreRecomputedNotAnError) {
