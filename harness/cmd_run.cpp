@@ -53,6 +53,7 @@ void register_run(CLI::App& app) {
     int64_t limit = -1;
     int shots = -1;
     int max_new_tokens = -1;
+    int cap_new_tokens = -1;
     std::string suite;
   };
   auto args = std::make_shared<Args>();
@@ -77,6 +78,9 @@ void register_run(CLI::App& app) {
   cmd->add_option("--style", args->style, "Prompt style: base or chat (default: chat when the tokenizer has a chat template)")
       ->check(CLI::IsMember({"base", "chat"}));
   cmd->add_option("--max-new-tokens", args->max_new_tokens, "Generation limit per sample (default: the task's)");
+  cmd->add_option("--cap-new-tokens", args->cap_new_tokens,
+                  "At most N new tokens per sample, tasks with a lower limit keep theirs (a suite at realistic "
+                  "answer lengths on synthetic weights, or a quick pass over a suite); part of the run's identity");
   cmd->add_option("--backend", args->backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--threads", args->o.threads, "CPU backend threads (0: all cores)");
   cmd->add_option("--max-batch", args->o.max_batch, "Sequences the engine advances together")->check(CLI::PositiveNumber);
@@ -97,6 +101,7 @@ void register_run(CLI::App& app) {
     if (!args->data_dir.empty()) o.data_dir = args->data_dir;
     if (args->shots >= 0) o.shots = args->shots;
     if (args->max_new_tokens >= 0) o.max_new_tokens = args->max_new_tokens;
+    if (args->cap_new_tokens >= 0) o.cap_new_tokens = args->cap_new_tokens;
     if (!args->style.empty()) o.style = parse_prompt_style(args->style);
     if (!args->suite.empty()) apply_suite(args->suite, o);
     o.backend = parse_backend_kind(args->backend);

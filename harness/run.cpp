@@ -488,7 +488,8 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
       throw InputError(fmt::format("task {}: --shots {} but the task has {} exemplars", plan.spec.name, plan.shots,
                                    available));
     plan.max_new_tokens = options.max_new_tokens.value_or(st.max_new_tokens);
-    if (plan.max_new_tokens < 1) throw InputError("--max-new-tokens must be >= 1");
+    if (options.cap_new_tokens) plan.max_new_tokens = std::min(plan.max_new_tokens, *options.cap_new_tokens);
+    if (plan.max_new_tokens < 1) throw InputError("--max-new-tokens and --cap-new-tokens must be >= 1");
     plan.stop = st.stop;
     if (plan.spec.multiple_choice() && style == PromptStyle::Chat) plan.choice_prefix = " ";
     task_records.push_back({{"name", plan.spec.name},

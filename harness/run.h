@@ -46,6 +46,7 @@ struct RunOptions {
   std::string suite;                               // "name vN" of the suite the tasks come from, or ""
   std::optional<PromptStyle> style;                // else chat iff the tokenizer has a chat template
   std::optional<int> max_new_tokens;               // else the task's
+  std::optional<int> cap_new_tokens;               // at most this many, below the task's (or --max-new-tokens') limit
   BackendKind backend = BackendKind::Cpu;
   int threads = 0;
   int max_batch = 16;

@@ -3,6 +3,7 @@
 // and multiple-choice questions stored one by one as they finish.
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -160,6 +161,28 @@ TEST(RunSynthetic, AMissingTokenizerIsAnErrorNamingIt) {
   } catch (const Error& e) {
     EXPECT_THAT(std::string(e.what()), HasSubstr((dir / "nowhere").string()));
   }
+}
+
+// --cap-new-tokens lowers the limit of tasks above it and leaves the ones below it alone, and the
+// limit each task got is in the run's identity.
+TEST(RunSynthetic, CapNewTokensLowersOnlyTheLimitsAboveIt) {
+  fs::path db = test::make_temp_dir("cap-new-tokens") / "runs.db";
+  RunOptions o = tiny_run(db);
+  o.tasks = {"gsm8k", "cluewsc"};   // the tasks' own limits: 512 and 16
+  o.limit = 1;
+  o.max_new_tokens.reset();
+  o.cap_new_tokens = 24;
+  RunOutcome r = run_benchmarks(o, stderr);
+  Store store(db);
+  auto run = store.find_run(r.run_name);
+  ASSERT_TRUE(run);
+  std::map<std::string, int> limits;
+  for (const auto& t : run->config.at("tasks")) limits[t.at("name").get<std::string>()] = t.at("max_new_tokens");
+  EXPECT_EQ(limits["gsm8k"], 24);
+  EXPECT_EQ(limits["cluewsc"], 16);
+  EXPECT_LE(query_int(db, "SELECT MAX(output_tokens) FROM samples"), 24);
+  o.cap_new_tokens = 0;
+  EXPECT_THROW(run_benchmarks(o, stderr), InputError);
 }
 
 // ------------------------------------------------------------------ the outcome's numbers
