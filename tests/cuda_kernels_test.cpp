@@ -137,11 +137,15 @@ TEST_F(CudaKernels, AddRmsNormAddsTheResidualThenNormalises) {
   SCOPED_TRACE(trace());
   check_add_rmsnorm(rng_, 5, 4096, true);
   check_add_rmsnorm(rng_, 3, 64, true);
+  check_add_rmsnorm(rng_, 300, 4096, true);   // prefill-sized
+  check_add_rmsnorm(rng_, 2, 8192, true);     // the 67B's hidden size: 1,024 threads of eight
+  check_add_rmsnorm(rng_, 3, 1004, true);     // not a multiple of eight: the scalar kernel
 }
 
 TEST_F(CudaKernels, AddRmsNormWithoutResidualOnlyNormalises) {
   SCOPED_TRACE(trace());
   check_add_rmsnorm(rng_, 4, 1000, false);
+  check_add_rmsnorm(rng_, 4, 1002, false);
 }
 
 // ---------------------------------------------------------------- SwiGLU
