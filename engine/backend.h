@@ -44,6 +44,9 @@ class Backend {
 
   virtual const ModelConfig& config() const = 0;
   virtual std::string name() const = 0;          // "cpu", "cuda"
+  // Where the start-up time went (device set-up, weight upload, cache allocation), one line for
+  // the run's log; empty where the backend has nothing to say.
+  virtual std::string startup_report() const { return {}; }
   // Tokens one sequence may hold (the model's context window, or less if memory is short).
   virtual int max_sequence_length() const = 0;
 

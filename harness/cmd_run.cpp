@@ -124,7 +124,9 @@ void register_run(CLI::App& app) {
       if (r.engine_steps > 0) print_engine_line(r);
       if (r.wall_seconds > 0) {
         fmt::print("time: {:.1f} s from the start of the command", r.wall_seconds);
+        if (r.engine_start_seconds > 0) fmt::print(", prompts to the engine at {:.1f} s", r.engine_start_seconds);
         if (r.first_result_seconds > 0) fmt::print(", first sample finished at {:.1f} s", r.first_result_seconds);
+        if (r.release_seconds >= 0.05) fmt::print(", model freed in {:.1f} s", r.release_seconds);
         fmt::print("\n");
       }
     }

@@ -387,13 +387,15 @@ ModelOptions model_options(const RunOptions& o) {
   return m;
 }
 
-LoadedModel load_model(const ModelInfo& model, const RunOptions& options) {
+LoadedModel load_model(const ModelInfo& model, const RunOptions& options, std::FILE* log) {
   LoadedModel lm = model.synthetic ? open_synthetic_model(model.synthetic_spec, model.synthetic_seed, model.tokenizer,
                                                           model_options(options))
                                    : open_model(model.dir, model_options(options));
   if (!lm.tokenizer)
     throw ModelFileError(fmt::format("{}: no tokenizer.json; yardstick run builds text prompts and needs one",
                                      model.dir.string()));
+  if (const std::string report = lm.engine->backend().startup_report(); !report.empty())
+    fmt::print(log, "yardstick: {}\n", report);
   return lm;
 }
 
@@ -510,7 +512,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     PendingWeightsDigest digest(store, model.dir);
     if (!digest.all_cached() && !options.rescore) {
       const auto load_started = Clock::now();
-      lm = load_model(model, options);
+      lm = load_model(model, options, log);
       out.load_seconds = seconds_since(load_started);
       const auto wait_started = Clock::now();
       model.record.weights_digest = digest.get();
@@ -618,7 +620,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
   try {
     if (!pending.empty() && !model.gold && !lm) {
       const auto load_started = Clock::now();
-      lm = load_model(model, options);
+      lm = load_model(model, options, log);
       out.load_seconds = seconds_since(load_started);
     }
     progress.restart_clock();   // tokens per second and the ETA count generation only
@@ -630,6 +632,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
       } else if (model.gold) {
         answer_with_reference(pending, writer, run->id);
       } else {
+        out.engine_start_seconds = std::chrono::duration<double>(Clock::now() - options.started_at).count();
         run_on_engine(*lm, options, pending, writer, run->id, out);
       }
     } catch (...) {
@@ -649,8 +652,10 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     store.set_run_status(run->id, "failed");
     throw;
   }
-  lm.reset();   // frees the device before the metrics (and a caller's next run)
   out.generate_seconds = seconds_since(started);
+  const auto release_started = Clock::now();
+  lm.reset();   // frees the device before the metrics (and a caller's next run)
+  out.release_seconds = seconds_since(release_started);
   if (!pending.empty()) progress.finish();
 
   out.metrics = compute_metrics(store, run->id);

@@ -74,6 +74,8 @@ struct RunOutcome {
   bool weights_hashed = false;     // false: a synthetic or gold model, or every digest was cached
   double generate_seconds = 0.0;   // wall time of the generation phase, loading excluded
   double first_result_seconds = 0.0;   // from started_at to the first finished sample (0: none)
+  double engine_start_seconds = 0.0;   // from started_at to the prompts going to the engine (0: none)
+  double release_seconds = 0.0;    // freeing the model (the device's memory) after the engine
   double wall_seconds = 0.0;       // from started_at to the metrics being stored
   // The engine's counters (engine/engine.h EngineStats; 0 for --model gold).
   int64_t engine_steps = 0;        // forward calls of the engine

@@ -158,10 +158,14 @@ profile() {
   ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   local short=(bench --synthetic 7b --batches 1 --decode-steps 4 --prefill-seqs 1 --prefill-len 8 --mixed-batch 0
                --no-prefill-ab)
-  timeout 300 "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv .carry/bin/yardstick "${short[@]}" \
-    >"$out/ncu.csv" 2>"$out/ncu.err"
+  # PROFILE=prefill: the kernels of 8 x 512-token prefill steps instead (NCU_LAUNCHES of them).
+  [ "${PROFILE:-decode}" = prefill ] && short=(bench --synthetic 7b --batches 1 --decode-steps 1 --prefill-seqs 8
+                                              --prefill-len 512 --mixed-batch 0 --no-prefill-ab)
+  timeout "${NCU_TIMEOUT:-300}" "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv \
+    --launch-count "${NCU_LAUNCHES:-100000}" .carry/bin/yardstick "${short[@]}" >"$out/ncu.csv" 2>"$out/ncu.err"
   echo "ncu exit $?"; tail -3 "$out/ncu.err"
   python3 scripts/ncu_summary.py "$out/ncu.csv" | tee "$out/ncu_summary.txt"
+  [ "${PROFILE:-decode}" = prefill ] && return
   for i in 1 2; do
     .carry/bin/yardstick bench --synthetic 7b --batches 1 --decode-steps 256 --prefill-seqs 1 --prefill-len 8 2>/dev/null |
       grep -E '^\| decode'

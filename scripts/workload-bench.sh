@@ -109,6 +109,8 @@ for w in "${list[@]}"; do
   row="$(date -u +%Y-%m-%dT%H:%M:%SZ)	$commit	$device	$backend	$model	$w	${limit:-full}	$max_batch	${samples:-?}	$wall	${first:-?}	${prefill:-?}	${decode:-?}	${steps:-?}	${preempt:-?}	${hit:-?}	${extra[*]:-}"
   echo "-- $w (this run)"
   echo "$row" | show_row
+  # Where the time went, as the run itself reports it.
+  grep -hE '^yardstick: cuda:|^(samples|engine|time): ' "$work/$w.err" "$out" | sed 's/^/  | /'
   if [ -n "$log" ]; then
     # The latest earlier entry with the same workload and settings (device, backend, model,
     # limit, max batch, extra arguments).

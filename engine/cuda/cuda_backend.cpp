@@ -1,6 +1,7 @@
 #include "engine/cuda/cuda_backend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -168,6 +169,10 @@ constexpr size_t kReserveBytes = size_t(1) << 30;   // CUDA context growth, cuBL
 
 double gib(size_t bytes) { return double(bytes) / double(1ull << 30); }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 void check_config(const ModelConfig& cfg) {
   if (!cuda::attention_supports_head_dim(cfg.head_dim)) {
     throw ModelFileError(fmt::format("cuda backend: head_dim {} is not supported (8, 16, 32, 64 or 128)", cfg.head_dim));
@@ -206,6 +211,7 @@ void order_tiles_longest_first(int32_t* tile_seq,      // [num_tiles]
 
 CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& options)
     : cfg_(cfg), opts_(options) {
+  const auto started = std::chrono::steady_clock::now();
   check_config(cfg_);
   if (opts_.max_step_tokens < 1 || opts_.max_step_seqs < 1 || opts_.max_step_logits < 1 || opts_.kv_block_size < 1) {
     throw InputError("cuda backend: step sizes and the KV block size must be positive");
@@ -240,24 +246,31 @@ CudaBackend::CudaBackend(const ModelConfig& cfg, const CudaBackendOptions& optio
   gemm_->set_gemv_features_per_block(opts_.gemv_features_per_block);
   gemm_->set_timed_algorithms(opts_.gemm_timed_algorithms);
   buf_ = std::make_unique<cuda::StepBuffers>(cfg_, opts_, max_blocks_, max_len_, prop.multiProcessorCount);
+  context_seconds_ = seconds_since(started);
 }
 
 CudaBackend::CudaBackend(const ModelConfig& cfg, const Weights& weights, const CudaBackendOptions& options)
     : CudaBackend(cfg, options) {
+  const auto started = std::chrono::steady_clock::now();
   weights_ = std::make_unique<cuda::DeviceWeights>(cuda::DeviceWeights::upload(cfg_, weights, stream_));
+  weights_seconds_ = seconds_since(started);
   finish_setup();
 }
 
 std::unique_ptr<CudaBackend> CudaBackend::synthetic(const ModelConfig& cfg, uint64_t seed,
                                                     const CudaBackendOptions& options) {
   std::unique_ptr<CudaBackend> b(new CudaBackend(cfg, options));
+  const auto started = std::chrono::steady_clock::now();
   b->weights_ = std::make_unique<cuda::DeviceWeights>(cuda::DeviceWeights::random(b->cfg_, seed, b->stream_));
+  check(cudaStreamSynchronize(b->stream_), "making random weights");
+  b->weights_seconds_ = seconds_since(started);
   b->finish_setup();
   return b;
 }
 
 // The KV cache takes what is left once everything else is in.
 void CudaBackend::finish_setup() {
+  const auto started = std::chrono::steady_clock::now();
   size_t free_bytes = 0, total_bytes = 0;
   check(cudaMemGetInfo(&free_bytes, &total_bytes), "reading free device memory");
   const cuda::KvCacheShape shape{cfg_.num_layers, cfg_.num_kv_heads, cfg_.head_dim, opts_.kv_block_size};
@@ -271,6 +284,16 @@ void CudaBackend::finish_setup() {
   }
   kv_ = std::make_unique<cuda::KvCache>(shape, blocks);
   max_len_ = int(std::min<int64_t>(max_len_, blocks * opts_.kv_block_size));
+  kv_seconds_ = seconds_since(started);
+}
+
+std::string CudaBackend::startup_report() const {
+  const double gb = double(weight_bytes()) / 1e9;
+  return fmt::format("cuda: {} ready: device set-up {:.2f} s, {:.2f} GB of weights in {:.2f} s ({:.1f} GB/s), "
+                     "KV cache of {} tokens ({:.1f} GB) in {:.2f} s",
+                     device_name_, context_seconds_, gb, weights_seconds_,
+                     weights_seconds_ > 0 ? gb / weights_seconds_ : 0.0, kv_total_blocks() * kv_block_size(),
+                     double(kv_bytes()) / 1e9, kv_seconds_);
 }
 
 CudaBackend::~CudaBackend() {

@@ -124,6 +124,7 @@ class CudaBackend final : public Backend {
   void set_gemm_residual_epilogue(bool on);
 
   std::string device_name() const { return device_name_; }
+  std::string startup_report() const override;
   size_t weight_bytes() const;
   size_t kv_bytes() const;
 
@@ -160,6 +161,7 @@ class CudaBackend final : public Backend {
   ModelConfig cfg_;
   CudaBackendOptions opts_;
   std::string device_name_;
+  double context_seconds_ = 0, weights_seconds_ = 0, kv_seconds_ = 0;   // for startup_report()
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<cuda::DeviceWeights> weights_;
   std::unique_ptr<cuda::Gemm> gemm_;
