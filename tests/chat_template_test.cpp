@@ -3,7 +3,8 @@
 // made by make_golden.py there, holds DeepSeek's, ChatML (SmolLM2, Qwen), Llama 2 and Llama 3
 // renderings of several conversations, and one short snippet per construct or whitespace rule.
 // Also: a template outside the subset is an error naming the construct; find_chat_template looks
-// where transformers does.
+// where transformers does; `run` prompts a ChatML model in ChatML, and DeepSeek's prompts stay
+// those pinned by tests/fixtures/gsm8k_prompt_chat_doc0.txt.
 #include <fstream>
 
 #include <gmock/gmock.h>
@@ -14,6 +15,9 @@
 #include "engine/error.h"
 #include "engine/jinja.h"
 #include "engine/tokenizer.h"
+#include "harness/run.h"
+#include "harness/store.h"
+#include "harness/synth_model.h"
 #include "tests/cli_process.h"
 #include "tests/error_message.h"
 #include "tests/test_paths.h"
@@ -246,6 +250,69 @@ TEST(ChatTemplateUse, ReplyPrefixAndLeadingBosFollowTheTemplate) {
   EXPECT_TRUE(llama3.opens_with_bos("<|begin_of_text|>", "<|eot_id|>"));
   const ChatTemplate llama2 = fixture_template("llama2.jinja");
   EXPECT_EQ(llama2.reply_prefix("<s>", "</s>"), " ");
+}
+
+// A tokenizer folder for --tokenizer: DeepSeek's tokenizer.json, a tokenizer_config.json naming its
+// special tokens, and `chat_template` (as tokenizer_config's entry when in_config, else as
+// chat_template.jinja).
+fs::path tokenizer_with_template(const char* tag, const std::string& chat_template, bool in_config) {
+  fs::path dir = test::make_temp_dir(tag);
+  fs::copy_file(default_tokenizer_dir() / "tokenizer.json", dir / "tokenizer.json");
+  json config = {{"bos_token", "<｜begin▁of▁sentence｜>"}, {"eos_token", "<｜end▁of▁sentence｜>"}};
+  if (in_config) config["chat_template"] = chat_template;
+  else std::ofstream(dir / "chat_template.jinja", std::ios::binary) << chat_template;
+  std::ofstream(dir / "tokenizer_config.json") << config.dump();
+  return dir;
+}
+
+// GSM8K doc 0 in chat style (0-shot) on synthetic:tiny with this tokenizer folder: the stored sample.
+SampleRecord chat_sample(const fs::path& tokenizer, const char* tag) {
+  fs::path db = test::make_temp_dir(tag) / "runs.db";
+  RunOptions o;
+  o.model = "synthetic:tiny";
+  o.tokenizer = tokenizer.string();
+  o.tasks = {"gsm8k"};
+  o.db = db;
+  o.limit = 1;
+  o.data_dir = test::shared_dir() / "datasets";
+  o.max_new_tokens = 1;
+  o.style = PromptStyle::Chat;
+  o.threads = 2;
+  RunOutcome r = run_benchmarks(o, stderr);
+  Store store(db);
+  auto samples = store.samples(store.find_run(r.run_name)->id);
+  if (samples.size() != 1) throw std::runtime_error("expected one sample");
+  return samples[0];
+}
+
+TEST(ChatTemplateRun, AChatMlModelGetsChatMlPrompts) {
+  if (!fs::exists(test::shared_dir() / "datasets")) GTEST_SKIP() << "no datasets";
+  const std::string chatml = test::read_text(templates_dir() / "chatml_smollm2.jinja");
+  const SampleRecord s = chat_sample(tokenizer_with_template("run-chatml", chatml, false), "run-chatml-db");
+  // The pinned DeepSeek prompt is "User: " + question + "\n\nAssistant:".
+  const std::string deepseek = test::read_text(test::fixtures_dir() / "gsm8k_prompt_chat_doc0.txt");
+  ASSERT_THAT(deepseek, StartsWith("User: "));
+  const std::string question = deepseek.substr(6, deepseek.size() - 6 - std::string("\n\nAssistant:").size());
+  EXPECT_EQ(s.prompt,
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+            "<|im_start|>user\n" + question + "<|im_end|>\n<|im_start|>assistant\n");
+  // ChatML opens with no BOS, and apply_chat_template(tokenize=True) adds none: neither does run.
+  const Tokenizer tok = Tokenizer::from_file(default_tokenizer_dir() / "tokenizer.json");
+  EXPECT_EQ(s.prompt_tokens, static_cast<int64_t>(tok.encode(s.prompt).size()));
+}
+
+TEST(ChatTemplateRun, DeepSeeksOwnTemplateKeepsThePinnedPromptAndItsBos) {
+  if (!fs::exists(test::shared_dir() / "datasets")) GTEST_SKIP() << "no datasets";
+  const std::string deepseek = test::read_text(templates_dir() / "deepseek_llm_chat.jinja");
+  const SampleRecord own = chat_sample(tokenizer_with_template("run-deepseek", deepseek, true), "run-deepseek-db");
+  const SampleRecord builtin = chat_sample(default_tokenizer_dir(), "run-builtin-db");
+  const std::string pinned = test::read_text(test::fixtures_dir() / "gsm8k_prompt_chat_doc0.txt");
+  EXPECT_EQ(own.prompt, pinned);
+  EXPECT_EQ(builtin.prompt, pinned);
+  // The template's leading BOS goes as the BOS id: one token more than the text.
+  const Tokenizer tok = Tokenizer::from_file(default_tokenizer_dir() / "tokenizer.json");
+  EXPECT_EQ(own.prompt_tokens, static_cast<int64_t>(tok.encode(pinned).size()) + 1);
+  EXPECT_EQ(builtin.prompt_tokens, own.prompt_tokens);
 }
 
 }  // namespace
