@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <set>
@@ -1230,7 +1231,7 @@ class Renderer {
  public:
   Renderer(const Located& err, const std::map<std::string, Value>& globals) : err_(err) {
     scopes_.emplace_back(globals.begin(), globals.end());
-    for (const char* f : {"namespace", "raise_exception", "range", "dict"})
+    for (const char* f : {"namespace", "raise_exception", "range", "dict", "strftime_now"})
       if (!scopes_[0].count(f)) scopes_[0][f] = Value::function(f);
   }
 
@@ -1320,7 +1321,6 @@ class Renderer {
   Flow render_for(const Node& n, std::string& out) {
     std::vector<Value> items = iterate(eval(*n.expr), n.expr->pos);
     scopes_.emplace_back();
-    const Value outer_loop = lookup("loop");
     if (n.filter) {
       std::vector<Value> kept;
       for (const Value& item : items) {
@@ -1342,9 +1342,9 @@ class Renderer {
                      {"length", Value::integer(len)}};
       if (k > 0) loop.emplace_back("previtem", items[k - 1]);
       if (k + 1 < len) loop.emplace_back("nextitem", items[k + 1]);
-      const Value* depth = outer_loop.find("depth");
-      loop.emplace_back("depth", Value::integer(depth ? depth->i + 1 : 1));
-      loop.emplace_back("depth0", Value::integer(depth ? depth->i : 0));
+      // Only a recursive loop (outside the subset) is deeper than 1; nesting does not count.
+      loop.emplace_back("depth", Value::integer(1));
+      loop.emplace_back("depth0", Value::integer(0));
       scopes_.back()["loop"] = Value::dict(std::move(loop));
       if (render(n.body, out) == Flow::Break) break;
     }
@@ -1636,6 +1636,16 @@ class Renderer {
       }
       if (f.s == "namespace") ns.kind = Kind::Namespace;
       return ns;
+    }
+    if (f.s == "strftime_now") {   // transformers': datetime.now().strftime(format), local time
+      if (a.pos.size() != 1 || a.pos[0].kind != Kind::String) fail(e.pos, "strftime_now() takes one format string");
+      const std::time_t now = std::time(nullptr);
+      std::tm local{};
+      localtime_r(&now, &local);
+      char buf[256];
+      const size_t n = std::strftime(buf, sizeof buf, a.pos[0].s.c_str(), &local);
+      if (n == 0 && !a.pos[0].s.empty()) fail(e.pos, "strftime_now(): the format gives nothing or too much");
+      return Value::string(std::string(buf, n));
     }
     if (f.s == "range") {
       int64_t start = 0, stop = 0, step = 1;

@@ -7,7 +7,9 @@
 // namespace attribute, or as a block), {% generation %} (transparent); the loop object; literals
 // (strings, numbers, lists, dicts, tuples), the operators of Python that Jinja has, `~`, `in`,
 // inline if/else, slicing and indexing; the filters, tests and string/dict methods listed in
-// jinja.cpp; namespace() and raise_exception(). Anything else is an InputError naming the construct
+// jinja.cpp; namespace(), dict(), range(), raise_exception() and transformers' strftime_now() (the
+// local time now: a template that calls it renders the date into the prompt, as
+// apply_chat_template does). Anything else is an InputError naming the construct
 // and its position (line and column), raised when the template is parsed where Jinja would, else
 // when it is rendered.
 //
