@@ -301,6 +301,12 @@ TEST(ChatTemplateRun, AChatMlModelGetsChatMlPrompts) {
   EXPECT_EQ(s.prompt_tokens, static_cast<int64_t>(tok.encode(s.prompt).size()));
 }
 
+TEST(ChatTemplateRun, ATemplateOutsideTheSubsetStopsTheRunNamingFileAndConstruct) {
+  const fs::path tok = tokenizer_with_template("run-macro", "{% macro turn(m) %}{{ m }}{% endmacro %}", false);
+  const std::string msg = input_error([&] { chat_sample(tok, "run-macro-db"); });
+  EXPECT_EQ(msg, (tok / "chat_template.jinja").string() + ": line 1, column 1: unsupported tag '{% macro %}'");
+}
+
 TEST(ChatTemplateRun, DeepSeeksOwnTemplateKeepsThePinnedPromptAndItsBos) {
   if (!fs::exists(test::shared_dir() / "datasets")) GTEST_SKIP() << "no datasets";
   const std::string deepseek = test::read_text(templates_dir() / "deepseek_llm_chat.jinja");
