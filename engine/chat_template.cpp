@@ -65,8 +65,11 @@ std::string ChatTemplate::reply_prefix(std::string_view bos_token, std::string_v
 
 bool ChatTemplate::opens_with_bos(std::string_view bos_token, std::string_view eos_token) const {
   if (bos_token.empty()) return false;
+  // A stand-in for bos_token: SmolLM2's "<|im_start|>" is its bos_token, but its template opens
+  // with that text as the ChatML turn marker, not with bos_token.
+  const std::string stand_in = "\x02";   // no template strips or rewrites a control character
   const std::vector<ChatMessage> messages = {{"user", "x"}};
-  return render(messages, bos_token, eos_token, true).starts_with(bos_token);
+  return render(messages, stand_in, eos_token, true).starts_with(stand_in);
 }
 
 std::optional<ChatTemplate> find_chat_template(const std::filesystem::path& dir) {

@@ -38,8 +38,10 @@ class ChatTemplate {
   // render a reply as a continuation of its generation prompt.
   std::string reply_prefix(std::string_view bos_token, std::string_view eos_token) const;
 
-  // Whether a rendered conversation starts with bos_token: the prompt's BOS id is then the
-  // template's, else (ChatML) a chat prompt has none, as apply_chat_template(tokenize=True) has none.
+  // Whether a rendered conversation starts with the template's bos_token variable (not merely with
+  // its text: SmolLM2's ChatML opens with "<|im_start|>", its bos_token, as a literal). A prompt's
+  // BOS id is then the template's, else (ChatML) it has none, as apply_chat_template(tokenize=True)
+  // has none: a literal stays text, whose tokens are the same ids.
   bool opens_with_bos(std::string_view bos_token, std::string_view eos_token) const;
 
   const std::string& origin() const { return tmpl_->origin(); }

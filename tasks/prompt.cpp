@@ -85,11 +85,12 @@ std::string build_prompt(const TaskSpec& spec, std::span<const Fields> exemplars
   }
   messages.push_back({"user", fill_template(style.query_template, doc.fields)});
   messages.front().content = prefix + messages.front().content;   // the header opens the conversation
-  // BOS travels as an id, not as text (see prompt.h): one the template opens with is cut. Later
-  // ones (Llama 2 opens every turn with one) stay text, as apply_chat_template leaves them.
+  // BOS travels as an id, not as text (see prompt.h): a bos_token the template opens with is cut.
+  // Later ones (Llama 2 opens every turn with one) stay text, as apply_chat_template leaves them.
   const ChatTemplate& tmpl = options.chat_template ? *options.chat_template : ChatTemplate::deepseek();
   std::string text = tmpl.render(messages, options.bos_token, options.eos_token, /*add_generation_prompt=*/true);
-  if (!options.bos_token.empty() && text.starts_with(options.bos_token)) text.erase(0, options.bos_token.size());
+  if (text.starts_with(options.bos_token) && tmpl.opens_with_bos(options.bos_token, options.eos_token))
+    text.erase(0, options.bos_token.size());
   return text;
 }
 

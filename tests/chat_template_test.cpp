@@ -18,6 +18,9 @@
 #include "harness/run.h"
 #include "harness/store.h"
 #include "harness/synth_model.h"
+#include "tasks/doc.h"
+#include "tasks/prompt.h"
+#include "tasks/task_spec.h"
 #include "tests/cli_process.h"
 #include "tests/error_message.h"
 #include "tests/test_paths.h"
@@ -250,6 +253,26 @@ TEST(ChatTemplateUse, ReplyPrefixAndLeadingBosFollowTheTemplate) {
   EXPECT_TRUE(llama3.opens_with_bos("<|begin_of_text|>", "<|eot_id|>"));
   const ChatTemplate llama2 = fixture_template("llama2.jinja");
   EXPECT_EQ(llama2.reply_prefix("<s>", "</s>"), " ");
+  // SmolLM2's bos_token is "<|im_start|>", which its template writes as ChatML's turn marker.
+  const ChatTemplate smollm2 = fixture_template("chatml_smollm2.jinja");
+  EXPECT_TRUE(smollm2.render(kHi, "<|im_start|>", "<|im_end|>", true).starts_with("<|im_start|>"));
+  EXPECT_FALSE(smollm2.opens_with_bos("<|im_start|>", "<|im_end|>"));
+  EXPECT_EQ(smollm2.reply_prefix("<|im_start|>", "<|im_end|>"), "");
+}
+
+TEST(ChatTemplateUse, APromptLosesTheTemplatesLeadingBosTokenOnly) {
+  TaskSpec spec;
+  spec.name = "t";
+  spec.chat.query_template = "{q}";
+  Doc doc;
+  doc.fields = {{"q", "Hi"}};
+  const ChatTemplate smollm2 = fixture_template("chatml_smollm2.jinja");
+  PromptOptions o{PromptStyle::Chat, 0, "<|im_end|>", "<|im_start|>", &smollm2};
+  EXPECT_EQ(build_prompt(spec, {}, doc, o), smollm2.render(kHi, "<|im_start|>", "<|im_end|>", true));
+  const ChatTemplate llama3 = fixture_template("llama3.jinja");
+  o = {PromptStyle::Chat, 0, "<|eot_id|>", "<|begin_of_text|>", &llama3};
+  EXPECT_EQ(build_prompt(spec, {}, doc, o), "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                                            "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
 // A tokenizer folder for --tokenizer: DeepSeek's tokenizer.json, a tokenizer_config.json naming its
