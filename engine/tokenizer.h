@@ -64,7 +64,8 @@ class IncrementalDecoder {
   std::string pending_;
 };
 
-// The DeepSeek chat template (shared/reference/tokenizer/chat_template.jinja), rendered.
+// The DeepSeek chat template (shared/reference/tokenizer/chat_template.jinja), rendered; any
+// other template: engine/chat_template.h.
 struct ChatMessage {
   std::string role;     // "system" | "user" | "assistant"
   std::string content;

@@ -158,6 +158,10 @@ std::string PendingWeightsDigest::get() {
 }
 
 std::string tokenizer_digest(Store& store, const std::filesystem::path& model_dir) {
+  // chat_template.jinja counts where it is used: beside tokenizer_config.json (find_chat_template).
+  // A folder without one keeps the digest it always had.
+  if (std::filesystem::is_regular_file(model_dir / "tokenizer_config.json"))
+    return digest_of_present(store, model_dir, {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"});
   return digest_of_present(store, model_dir, {"tokenizer.json", "tokenizer_config.json"});
 }
 

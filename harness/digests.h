@@ -62,8 +62,9 @@ class PendingWeightsDigest {
   std::future<std::vector<std::string>> hashing_;
 };
 
-// sha256 over the lines "<file name> <sha256>\n" of tokenizer.json and tokenizer_config.json
-// (those present); "" when the directory has neither.
+// sha256 over the lines "<file name> <sha256>\n" of tokenizer.json, tokenizer_config.json and
+// chat_template.jinja (those present; the template only beside tokenizer_config.json, where it is
+// used); "" when the directory has none.
 std::string tokenizer_digest(Store& store, const std::filesystem::path& model_dir);
 
 // The same over config.json and generation_config.json (shapes and special token ids).

@@ -12,6 +12,7 @@
 
 #include "datasets/checkout.h"
 #include "datasets/data_dir.h"
+#include "engine/chat_template.h"
 #include "engine/error.h"
 #include "engine/sha256.h"
 #include "engine/synthetic_model.h"
@@ -51,7 +52,7 @@ struct ModelInfo {
   uint64_t synthetic_seed = 0;
   std::filesystem::path dir;   // a model directory (neither gold nor synthetic)
   std::filesystem::path tokenizer;   // synthetic: tokenizer.json or its folder
-  bool chat_template = false;  // tokenizer_config.json carries one: a chat model
+  std::optional<ChatTemplate> chat_template;   // the tokenizer folder has one: a chat model
 };
 
 json read_json_file(const std::filesystem::path& file) {
@@ -62,11 +63,6 @@ json read_json_file(const std::filesystem::path& file) {
   } catch (const json::parse_error& e) {
     throw ModelFileError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
   }
-}
-
-bool has_chat_template(const std::filesystem::path& dir) {
-  return std::filesystem::is_regular_file(dir / "tokenizer_config.json") &&
-         read_json_file(dir / "tokenizer_config.json").contains("chat_template");
 }
 
 // "synthetic:SPEC[:seed=N]" -> spec, seed.
@@ -118,7 +114,7 @@ ModelInfo inspect_model(Store& store, const RunOptions& options) {
     info.record.weights_digest = synthetic_weights_id(info.synthetic_spec, info.synthetic_seed, options.backend);
     info.record.tokenizer_digest =
         tok_dir ? tokenizer_digest(store, info.tokenizer) : cached_file_digest(store, info.tokenizer);
-    info.chat_template = has_chat_template(tok_folder);
+    info.chat_template = find_chat_template(tok_folder);
     info.record.config = {{"synthetic",
                            {{"spec", info.synthetic_spec},
                             {"seed", info.synthetic_seed},
@@ -142,7 +138,7 @@ ModelInfo inspect_model(Store& store, const RunOptions& options) {
   info.record.name = info.dir.filename().string();
   info.record.path = info.dir.string();
   info.record.tokenizer_digest = tokenizer_digest(store, info.dir);
-  info.chat_template = has_chat_template(info.dir);
+  info.chat_template = find_chat_template(info.dir);
   info.record.config = {{"config.json", read_json_file(info.dir / "config.json")},
                         {"config_files_digest", model_config_digest(store, info.dir)}};
   return info;
@@ -156,8 +152,8 @@ struct TaskPlan {
   int shots = 0;
   int max_new_tokens = 0;
   std::vector<std::string> stop;
-  // Multiple choice through the chat template: the assistant turn is "Assistant: " + content, so a
-  // choice follows the generation prompt "Assistant:" after a space.
+  // Multiple choice through the chat template: a choice follows the generation prompt as the
+  // template writes a reply (after a space for DeepSeek's "Assistant:"; ChatTemplate::reply_prefix).
   std::string choice_prefix;
 };
 
@@ -355,11 +351,12 @@ void generate_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const Run
 }
 
 // Both kinds of work of a run on the loaded model; the engine's counters into `out`.
+// prompt_bos: false where a chat template writes none (ChatML), as apply_chat_template has none.
 void run_on_engine(LoadedModel& lm, const RunOptions& options, const std::vector<PendingSample>& pending,
-                   SampleWriter& writer, int64_t run_id, RunOutcome& out) {
+                   bool prompt_bos, SampleWriter& writer, int64_t run_id, RunOutcome& out) {
   std::optional<int32_t> bos;
-  if (lm.config.bos_token_id >= 0) bos = lm.config.bos_token_id;
-  else bos = lm.tokenizer->bos_id();
+  if (prompt_bos && lm.config.bos_token_id >= 0) bos = lm.config.bos_token_id;
+  else if (prompt_bos) bos = lm.tokenizer->bos_id();
   std::vector<PendingSample> choice_samples, generation;
   for (const auto& p : pending) (p.task->spec.multiple_choice() ? choice_samples : generation).push_back(p);
   score_choices_with_engine(lm, bos, choice_samples, writer, run_id);
@@ -493,7 +490,6 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     if (options.cap_new_tokens) plan.max_new_tokens = std::min(plan.max_new_tokens, *options.cap_new_tokens);
     if (plan.max_new_tokens < 1) throw InputError("--max-new-tokens and --cap-new-tokens must be >= 1");
     plan.stop = st.stop;
-    if (plan.spec.multiple_choice() && style == PromptStyle::Chat) plan.choice_prefix = " ";
     task_records.push_back({{"name", plan.spec.name},
                             {"version", plan.spec.version},
                             {"shots", plan.shots},
@@ -601,16 +597,30 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
       }
     }
   }
+  bool prompt_bos = true;
   if (!pending.empty()) {
-    std::string eos_token;
+    PromptOptions prompt_options{style, 0, "", "", model.chat_template ? &*model.chat_template : nullptr};
     if (!model.gold && style == PromptStyle::Chat) {
       // The chat template closes assistant turns (exemplars) with the EOS text.
-      eos_token = lm ? lm->tokenizer->eos_token()
-                     : Tokenizer::from_file(model.synthetic ? model.tokenizer : model.dir).eos_token();
+      std::optional<Tokenizer> read;
+      if (!lm) read = Tokenizer::from_file(model.synthetic ? model.tokenizer : model.dir);
+      const Tokenizer& tok = lm ? *lm->tokenizer : *read;
+      prompt_options.eos_token = tok.eos_token();
+      prompt_options.bos_token = tok.bos_token();
     }
-    for (auto& p : pending)
-      p.prompt = build_prompt(p.task->spec, p.task->data.exemplars, *p.doc,
-                              PromptOptions{style, p.task->shots, eos_token});
+    if (style == PromptStyle::Chat) {
+      // A model's own template decides the BOS as apply_chat_template does (text only); DeepSeek's,
+      // standing in for a model without one, keeps the BOS id a run always had.
+      const ChatTemplate& tmpl = model.chat_template ? *model.chat_template : ChatTemplate::deepseek();
+      prompt_bos = !model.chat_template || tmpl.opens_with_bos(prompt_options.bos_token, prompt_options.eos_token);
+      for (auto& plan : plans)
+        if (plan.spec.multiple_choice())
+          plan.choice_prefix = tmpl.reply_prefix(prompt_options.bos_token, prompt_options.eos_token);
+    }
+    for (auto& p : pending) {
+      prompt_options.shots = p.task->shots;
+      p.prompt = build_prompt(p.task->spec, p.task->data.exemplars, *p.doc, prompt_options);
+    }
   }
   fmt::print(log, "yardstick: {} samples planned, {} already stored, {} to generate ({})\n", out.planned,
              out.already_done, pending.size(), model.gold ? "gold model: reference answers" : backend + " backend");
@@ -633,7 +643,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
         answer_with_reference(pending, writer, run->id);
       } else {
         out.engine_start_seconds = std::chrono::duration<double>(Clock::now() - options.started_at).count();
-        run_on_engine(*lm, options, pending, writer, run->id, out);
+        run_on_engine(*lm, options, pending, prompt_bos, writer, run->id, out);
       }
     } catch (...) {
       // The engine failed: what finished before is still stored, then the engine's error goes up.

@@ -2,8 +2,8 @@
 
 #include <fmt/core.h>
 
+#include "engine/chat_template.h"
 #include "engine/error.h"
-#include "engine/tokenizer.h"
 
 namespace yardstick {
 
@@ -85,8 +85,13 @@ std::string build_prompt(const TaskSpec& spec, std::span<const Fields> exemplars
   }
   messages.push_back({"user", fill_template(style.query_template, doc.fields)});
   messages.front().content = prefix + messages.front().content;   // the header opens the conversation
-  // BOS travels as an id, not as text (see prompt.h), so the template gets an empty one.
-  return render_chat(messages, "", options.eos_token, /*add_generation_prompt=*/true);
+  // BOS travels as an id, not as text (see prompt.h): a bos_token the template opens with is cut.
+  // Later ones (Llama 2 opens every turn with one) stay text, as apply_chat_template leaves them.
+  const ChatTemplate& tmpl = options.chat_template ? *options.chat_template : ChatTemplate::deepseek();
+  std::string text = tmpl.render(messages, options.bos_token, options.eos_token, /*add_generation_prompt=*/true);
+  if (text.starts_with(options.bos_token) && tmpl.opens_with_bos(options.bos_token, options.eos_token))
+    text.erase(0, options.bos_token.size());
+  return text;
 }
 
 }  // namespace yardstick

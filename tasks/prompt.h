@@ -1,7 +1,8 @@
 // Prompt text from a task spec, its exemplars and one doc. Base models get the few-shot text
 // (exemplars joined by the spec's separator, then the query); chat models get the chat template
-// with the exemplars as earlier user/assistant turns. BOS is never part of the text: the caller
-// prepends the BOS id when tokenizing, for both styles alike.
+// (the model's own, else DeepSeek's) with the exemplars as earlier user/assistant turns. BOS is
+// never part of the text: a chat template's leading BOS is cut, and the caller prepends the BOS id
+// when tokenizing (for a chat template, when ChatTemplate::opens_with_bos says so).
 #pragma once
 
 #include <span>
@@ -14,6 +15,8 @@
 
 namespace yardstick {
 
+class ChatTemplate;
+
 // The names used as {name} in a template, in order of appearance. "{{" and "}}" stand for
 // literal braces. Throws InputError on an unclosed or empty placeholder.
 std::vector<std::string> template_fields(std::string_view tmpl);
@@ -25,6 +28,8 @@ struct PromptOptions {
   PromptStyle style = PromptStyle::Base;
   int shots = 0;                 // exemplars used (the first `shots` of the list)
   std::string eos_token;         // chat: closes each assistant turn of an exemplar
+  std::string bos_token;         // chat: the template's bos_token (a leading one is cut from the text)
+  const ChatTemplate* chat_template = nullptr;   // chat: the model's; null: DeepSeek's
 };
 
 // Throws InputError when more shots are asked for than there are exemplars.

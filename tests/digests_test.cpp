@@ -1,6 +1,6 @@
 // Checkpoint digests: files hashed in parallel give the sequential result, the store's cache is
 // filled and then used, a linked file keeps its name, and hashing in the background can be
-// abandoned.
+// abandoned; the tokenizer's digest covers its chat_template.jinja.
 #include "harness/digests.h"
 
 #include <fstream>
@@ -90,6 +90,27 @@ TEST(WeightsDigest, AnAbandonedDigestStoresNothing) {
   PendingWeightsDigest again(store, dir);
   EXPECT_FALSE(again.all_cached());
   EXPECT_EQ(again.get(), sequential_digest(dir));
+}
+
+// "<name> <sha256>\n" lines of these files of dir, hashed.
+std::string listed_digest(const fs::path& dir, std::initializer_list<const char*> names) {
+  std::string lines;
+  for (const char* name : names) lines += fmt::format("{} {}\n", name, sha256_file(dir / name));
+  return sha256_hex(lines);
+}
+
+TEST(TokenizerDigest, ChatTemplateJinjaCountsWhereItIsTheTokenizersTemplate) {
+  fs::path dir = test::make_temp_dir("digest-template");
+  Store store(dir / "runs.db");
+  std::ofstream(dir / "tokenizer.json") << "{}";
+  std::ofstream(dir / "chat_template.jinja") << "{{ messages }}";
+  // Without tokenizer_config.json the template is not the tokenizer's (find_chat_template): left out.
+  EXPECT_EQ(tokenizer_digest(store, dir), listed_digest(dir, {"tokenizer.json"}));
+  std::ofstream(dir / "tokenizer_config.json") << "{}";
+  const std::string with = tokenizer_digest(store, dir);
+  EXPECT_EQ(with, listed_digest(dir, {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}));
+  fs::remove(dir / "chat_template.jinja");
+  EXPECT_EQ(tokenizer_digest(store, dir), listed_digest(dir, {"tokenizer.json", "tokenizer_config.json"}));
 }
 
 TEST(Sha256File, AnUnreadableFileIsAnErrorNamingIt) {

@@ -7,15 +7,27 @@
 
 namespace yardstick::test {
 
-// The message of the ModelFileError that f() throws, or "" when it throws none.
-template <class F>
-std::string model_file_error(F&& f) {
+// The message of the E that f() throws, or "" when it throws none.
+template <class E, class F>
+std::string error_message(F&& f) {
   try {
     f();
-  } catch (const ModelFileError& e) {
+  } catch (const E& e) {
     return e.what();
   }
   return "";
+}
+
+// The message of the ModelFileError that f() throws, or "" when it throws none.
+template <class F>
+std::string model_file_error(F&& f) {
+  return error_message<ModelFileError>(f);
+}
+
+// The same for an InputError.
+template <class F>
+std::string input_error(F&& f) {
+  return error_message<InputError>(f);
 }
 
 }  // namespace yardstick::test
