@@ -60,6 +60,53 @@ std::string special_token_text(const json& config, const char* key) {
   return it->value("content", std::string());
 }
 
+// The special tokens HF's post-processor puts around a single sequence (encode(text) with
+// add_special_tokens=True), as ids before and after it.
+struct SpecialTokenTemplate {
+  std::vector<int32_t> prefix, suffix;
+};
+
+// A [token, id] pair of RobertaProcessing / BertProcessing.
+int32_t processor_token_id(const json& pair) { return pair.at(1).get<int32_t>(); }
+
+void append_post_processor(const json& p, SpecialTokenTemplate& t) {
+  if (p.is_null()) return;
+  const auto type = p.at("type").get<std::string>();
+  if (type == "ByteLevel") return;   // offsets only
+  if (type == "Sequence") {
+    // Each processor wraps what the previous ones made.
+    for (const json& item : p.at("processors")) append_post_processor(item, t);
+    return;
+  }
+  SpecialTokenTemplate inner;
+  if (type == "TemplateProcessing") {
+    bool seen_sequence = false;
+    for (const json& piece : p.at("single")) {
+      if (piece.contains("Sequence")) {
+        if (seen_sequence) throw ModelFileError("unsupported TemplateProcessing: two sequences in 'single'");
+        seen_sequence = true;
+        continue;
+      }
+      const auto name = piece.at("SpecialToken").at("id").get<std::string>();
+      const auto special = p.at("special_tokens").find(name);
+      if (special == p.at("special_tokens").end()) {
+        throw ModelFileError(fmt::format("TemplateProcessing: special token '{}' is not in its special_tokens", name));
+      }
+      auto ids = special->at("ids").get<std::vector<int32_t>>();
+      auto& side = seen_sequence ? inner.suffix : inner.prefix;
+      side.insert(side.end(), ids.begin(), ids.end());
+    }
+    if (!seen_sequence) throw ModelFileError("unsupported TemplateProcessing: no sequence $A in 'single'");
+  } else if (type == "RobertaProcessing" || type == "BertProcessing") {
+    inner.prefix = {processor_token_id(p.at("cls"))};
+    inner.suffix = {processor_token_id(p.at("sep"))};
+  } else {
+    throw ModelFileError(fmt::format("unsupported post_processor type '{}'", type));
+  }
+  t.prefix.insert(t.prefix.begin(), inner.prefix.begin(), inner.prefix.end());
+  t.suffix.insert(t.suffix.end(), inner.suffix.begin(), inner.suffix.end());
+}
+
 // Used when no tokenizer_config.json names BOS/EOS: the spellings of the common families.
 constexpr const char* kKnownBos[] = {"<｜begin▁of▁sentence｜>", "<s>", "<|begin_of_text|>", "<bos>"};
 constexpr const char* kKnownEos[] = {"<｜end▁of▁sentence｜>", "</s>", "<|end_of_text|>",
@@ -92,6 +139,7 @@ struct Tokenizer::Impl {
   std::vector<std::optional<std::string_view>> id_bytes;
   std::optional<int32_t> bos, eos;
   std::string bos_token, eos_token;
+  SpecialTokenTemplate special;
 };
 
 Tokenizer::Tokenizer() = default;
@@ -127,6 +175,7 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
     Impl& impl = *tok.impl_;
     impl.bpe = BpeModel::from_json(root.at("model"));
     impl.added = AddedVocabulary(parse_added_tokens(root.value("added_tokens", json())));
+    append_post_processor(root.value("post_processor", json()), impl.special);
   } catch (const ModelFileError& e) {
     throw ModelFileError(fmt::format("{}: {}", file.string(), e.what()));
   } catch (const json::exception& e) {
@@ -141,10 +190,11 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
   for (const auto& t : impl.added.tokens()) impl.id_bytes[t.id] = std::string_view(t.content);
 
   const fs::path config_file = file.parent_path() / "tokenizer_config.json";
+  std::optional<json> config;
   if (fs::exists(config_file)) {
-    const json config = read_json_file(config_file);
-    impl.bos_token = special_token_text(config, "bos_token");
-    impl.eos_token = special_token_text(config, "eos_token");
+    config = read_json_file(config_file);
+    impl.bos_token = special_token_text(*config, "bos_token");
+    impl.eos_token = special_token_text(*config, "eos_token");
     for (const auto& [name, text] : {std::pair{"bos_token", impl.bos_token}, {"eos_token", impl.eos_token}}) {
       if (!text.empty() && !tok.token_to_id(text)) {
         throw ModelFileError(fmt::format("{}: {} '{}' is not a token of {}", config_file.string(), name, text, file.string()));
@@ -160,6 +210,25 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
   }
   if (!impl.bos_token.empty()) impl.bos = tok.token_to_id(impl.bos_token);
   if (!impl.eos_token.empty()) impl.eos = tok.token_to_id(impl.eos_token);
+  // transformers (TokenizersBackend in 5.x; LlamaTokenizerFast and its kin in 4.x) replaces the
+  // post-processor by "[BOS] $A [EOS]" from add_bos_token / add_eos_token when tokenizer_config
+  // sets either (a flag left out counts as false; a flag without its token adds nothing).
+  if (config && (config->contains("add_bos_token") || config->contains("add_eos_token"))) {
+    const auto set = [&](const char* key) {
+      const auto it = config->find(key);
+      return it != config->end() && it->is_boolean() && it->get<bool>();
+    };
+    impl.special = {};
+    if (set("add_bos_token") && impl.bos) impl.special.prefix.push_back(*impl.bos);
+    if (set("add_eos_token") && impl.eos) impl.special.suffix.push_back(*impl.eos);
+  }
+  for (const auto* side : {&impl.special.prefix, &impl.special.suffix}) {
+    for (int32_t id : *side) {
+      if (id < 0 || id >= tok.vocab_size()) {
+        throw ModelFileError(fmt::format("{}: post_processor adds id {}, which is no token of it", file.string(), id));
+      }
+    }
+  }
   return tok;
 }
 
@@ -174,11 +243,21 @@ void Tokenizer::Impl::encode_piece(std::string_view piece, size_t step, bool mem
   if (step == pre_tokenizer.step_count()) {
     bpe->encode(piece, ids);
   } else {
+    // ByteLevel(add_prefix_space): the step sees " " + piece; `spaced` outlives the recursion
+    // into its parts, which view it.
+    std::string spaced;
+    std::string_view text = piece;
+    if (pre_tokenizer.adds_prefix_space(step) && !piece.starts_with(' ')) {
+      spaced.reserve(piece.size() + 1);
+      spaced += ' ';
+      spaced += piece;
+      text = spaced;
+    }
     std::vector<std::string_view>& parts = t_parts_by_step[step];
     parts.clear();
-    pre_tokenizer.split_step(step, piece, parts);
+    pre_tokenizer.split_step(step, text, parts);
     if (parts.size() == 1) {
-      encode_piece(piece, step + 1, /*memo=*/false, ids);
+      encode_piece(parts[0], step + 1, /*memo=*/text.data() != piece.data(), ids);
     } else {
       for (std::string_view part : parts) encode_piece(part, step + 1, /*memo=*/true, ids);
     }
@@ -204,6 +283,17 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   }
   return ids;
 }
+
+std::vector<int32_t> Tokenizer::encode_with_special_tokens(std::string_view text) const {
+  std::vector<int32_t> ids = impl_->special.prefix;
+  const auto body = encode(text);
+  ids.insert(ids.end(), body.begin(), body.end());
+  ids.insert(ids.end(), impl_->special.suffix.begin(), impl_->special.suffix.end());
+  return ids;
+}
+
+std::span<const int32_t> Tokenizer::special_prefix() const { return impl_->special.prefix; }
+std::span<const int32_t> Tokenizer::special_suffix() const { return impl_->special.suffix; }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   std::string bytes;
