@@ -258,12 +258,13 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // continuation), plus one with the unconditional context when the task normalises by it. All go
 // to the engine in one call, so its batch stays full to the end; each doc is handed to the
 // writer as soon as its requests are done (the progress line moves question by question).
-void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const std::vector<PendingSample>& pending,
-                               SampleWriter& writer, int64_t run_id) {
+void score_choices_with_engine(LoadedModel& lm, const std::vector<PendingSample>& pending, SampleWriter& writer,
+                               int64_t run_id) {
   if (pending.empty()) return;
-  auto with_bos = [&](const std::string& text) {
-    std::vector<int32_t> ids;
-    if (bos) ids.push_back(*bos);
+  // The context is led by the special tokens HF's tokenizer puts before a text (DeepSeek's BOS;
+  // none for SmolLM2); the choices are bare continuations of it.
+  auto context_ids = [&](const std::string& text) {
+    std::vector<int32_t> ids(lm.tokenizer->special_prefix().begin(), lm.tokenizer->special_prefix().end());
     auto body = lm.tokenizer->encode(text);
     ids.insert(ids.end(), body.begin(), body.end());
     return ids;
@@ -279,7 +280,7 @@ void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, cons
     const PendingSample& p = pending[owner[k]];
     LoglikelihoodRequest r;
     const bool unconditional = k != first_request[owner[k]];
-    r.context_ids = with_bos(unconditional ? p.task->spec.choice.unconditional_context : p.prompt);
+    r.context_ids = context_ids(unconditional ? p.task->spec.choice.unconditional_context : p.prompt);
     for (const auto& choice : p.doc->choices) r.continuations.push_back(lm.tokenizer->encode(p.task->choice_prefix + choice));
     return r;
   });
@@ -316,15 +317,13 @@ void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, cons
 // Generation: every request in one call (prompts are small; the engine admits them as KV memory
 // allows), so the batch never drains before the run's tail. Results are handed to the writer
 // as they finish.
-void generate_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const RunOptions& options,
-                          const std::vector<PendingSample>& generation, SampleWriter& writer, int64_t run_id) {
+void generate_with_engine(LoadedModel& lm, const RunOptions& options, const std::vector<PendingSample>& generation,
+                          SampleWriter& writer, int64_t run_id) {
   if (generation.empty()) return;
   std::vector<GenerateRequest> requests = build_in_parallel<GenerateRequest>(generation.size(), [&](size_t i) {
     const PendingSample& p = generation[i];
     GenerateRequest r;
-    if (bos) r.prompt_ids.push_back(*bos);
-    auto ids = lm.tokenizer->encode(p.prompt);
-    r.prompt_ids.insert(r.prompt_ids.end(), ids.begin(), ids.end());
+    r.prompt_ids = lm.tokenizer->encode_with_special_tokens(p.prompt);   // as HF's tokenizer(prompt)
     r.max_new_tokens = p.task->max_new_tokens;
     r.stop = p.task->stop;
     r.sampling.temperature = static_cast<float>(p.task->spec.sampling.temperature);
@@ -357,13 +356,10 @@ void generate_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const Run
 // Both kinds of work of a run on the loaded model; the engine's counters into `out`.
 void run_on_engine(LoadedModel& lm, const RunOptions& options, const std::vector<PendingSample>& pending,
                    SampleWriter& writer, int64_t run_id, RunOutcome& out) {
-  std::optional<int32_t> bos;
-  if (lm.config.bos_token_id >= 0) bos = lm.config.bos_token_id;
-  else bos = lm.tokenizer->bos_id();
   std::vector<PendingSample> choice_samples, generation;
   for (const auto& p : pending) (p.task->spec.multiple_choice() ? choice_samples : generation).push_back(p);
-  score_choices_with_engine(lm, bos, choice_samples, writer, run_id);
-  generate_with_engine(lm, bos, options, generation, writer, run_id);
+  score_choices_with_engine(lm, choice_samples, writer, run_id);
+  generate_with_engine(lm, options, generation, writer, run_id);
   const EngineStats& st = lm.engine->stats();
   out.engine_steps = st.steps;
   out.preemptions = st.preemptions;
@@ -391,9 +387,7 @@ LoadedModel load_model(const ModelInfo& model, const RunOptions& options) {
   LoadedModel lm = model.synthetic ? open_synthetic_model(model.synthetic_spec, model.synthetic_seed, model.tokenizer,
                                                           model_options(options))
                                    : open_model(model.dir, model_options(options));
-  if (!lm.tokenizer)
-    throw ModelFileError(fmt::format("{}: no tokenizer.json; yardstick run builds text prompts and needs one",
-                                     model.dir.string()));
+  if (!lm.tokenizer) throw ModelFileError(lm.no_tokenizer_reason("yardstick run's text prompts"));
   return lm;
 }
 
