@@ -107,6 +107,25 @@ void append_post_processor(const json& p, SpecialTokenTemplate& t) {
   t.suffix.insert(t.suffix.end(), inner.suffix.begin(), inner.suffix.end());
 }
 
+// True for an NFC normalizer (Qwen2, GPT-NeoX; also as the one item of a Sequence), false for
+// none; any other is refused.
+bool parse_normalizer(const json& n) {
+  if (n.is_null()) return false;
+  const auto type = n.value("type", std::string("?"));
+  if (type == "NFC") return true;
+  if (type == "Sequence") {
+    bool nfc = false;
+    for (const json& item : n.at("normalizers")) {
+      if (parse_normalizer(item)) {
+        if (nfc) continue;   // NFC twice is NFC
+        nfc = true;
+      }
+    }
+    return nfc;
+  }
+  throw ModelFileError(fmt::format("unsupported normalizer '{}' (only NFC)", type));
+}
+
 // Used when no tokenizer_config.json names BOS/EOS: the spellings of the common families.
 constexpr const char* kKnownBos[] = {"<｜begin▁of▁sentence｜>", "<s>", "<|begin_of_text|>", "<bos>"};
 constexpr const char* kKnownEos[] = {"<｜end▁of▁sentence｜>", "</s>", "<|end_of_text|>",
@@ -140,6 +159,7 @@ struct Tokenizer::Impl {
   std::optional<int32_t> bos, eos;
   std::string bos_token, eos_token;
   SpecialTokenTemplate special;
+  bool nfc = false;   // the normalizer is NFC (else there is none)
 };
 
 Tokenizer::Tokenizer() = default;
@@ -163,9 +183,7 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
   const json root = read_json_file(file);
   Tokenizer tok;
   try {
-    if (const auto it = root.find("normalizer"); it != root.end() && !it->is_null()) {
-      throw ModelFileError(fmt::format("unsupported normalizer '{}'", it->value("type", "?")));
-    }
+    const bool nfc = parse_normalizer(root.value("normalizer", json()));
     if (const auto it = root.find("decoder"); it == root.end() || it->is_null() ||
                                               it->value("type", "") != "ByteLevel") {
       throw ModelFileError(fmt::format(
@@ -173,6 +191,7 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
     }
     tok.impl_ = std::make_unique<Impl>(PreTokenizer::from_json(root.value("pre_tokenizer", json())));
     Impl& impl = *tok.impl_;
+    impl.nfc = nfc;
     impl.bpe = BpeModel::from_json(root.at("model"));
     impl.added = AddedVocabulary(parse_added_tokens(root.value("added_tokens", json())));
     append_post_processor(root.value("post_processor", json()), impl.special);
@@ -273,13 +292,33 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   }
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
-  impl_->added.split(text, segments);
-  for (const auto& segment : segments) {
+  const auto encode_segments = [&](const std::vector<AddedVocabulary::Segment>& parts) {
+    for (const auto& part : parts) {
+      if (part.token) {
+        ids.push_back(*part.token);
+      } else {
+        impl_->encode_piece(part.text, 0, /*memo=*/true, ids);
+      }
+    }
+  };
+  if (!impl_->nfc) {
+    impl_->added.split(text, segments);
+    encode_segments(segments);
+    return ids;
+  }
+  // As HF: normalized=false added tokens are found in the raw text, the text between them is
+  // normalized, and normalized=true added tokens are found in that.
+  std::vector<AddedVocabulary::Segment> raw;
+  impl_->added.split_raw(text, raw);
+  for (const auto& segment : raw) {
     if (segment.token) {
       ids.push_back(*segment.token);
-    } else {
-      impl_->encode_piece(segment.text, 0, /*memo=*/true, ids);
+      continue;
     }
+    const std::string normalized = unicode::nfc(segment.text);
+    segments.clear();
+    impl_->added.split_normalized(normalized, segments);
+    encode_segments(segments);
   }
   return ids;
 }

@@ -1,5 +1,6 @@
 // Hugging Face tokenizer.json, byte-level BPE as DeepSeek LLM, GPT-2, SmolLM, Llama-3 and Qwen2
-// use it: added/special tokens matched in the raw text first, then the pre-tokenizer sequence
+// use it: added/special tokens matched in the raw text first, then the NFC normalizer (Qwen2,
+// GPT-NeoX; none for the others), the pre-tokenizer sequence
 // (Split(Isolated), Digits, ByteLevel with its prefix space and GPT-2 regex), and BPE merges by
 // rank. Reproduces HF `tokenizers` encode(add_special_tokens=False), and the post-processor's
 // special tokens (encode_with_special_tokens).

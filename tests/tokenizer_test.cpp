@@ -380,7 +380,7 @@ TEST_F(TinyTokenizer, RefusesUnsupportedPieces) {
     edit(j);
     EXPECT_THAT(load_error(write(j)), HasSubstr(what));
   };
-  refuses([](json& j) { j["normalizer"] = {{"type", "NFC"}}; }, "unsupported normalizer 'NFC'");
+  refuses([](json& j) { j["normalizer"] = {{"type", "Lowercase"}}; }, "unsupported normalizer 'Lowercase'");
   refuses([](json& j) { j["decoder"] = {{"type", "WordPiece"}}; }, "unsupported decoder");
   refuses([](json& j) { j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed"; },
           "unsupported Split behavior 'Removed'");
