@@ -209,11 +209,10 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
   for (const auto& t : impl.added.tokens()) impl.id_bytes[t.id] = std::string_view(t.content);
 
   const fs::path config_file = file.parent_path() / "tokenizer_config.json";
-  std::optional<json> config;
   if (fs::exists(config_file)) {
-    config = read_json_file(config_file);
-    impl.bos_token = special_token_text(*config, "bos_token");
-    impl.eos_token = special_token_text(*config, "eos_token");
+    const json config = read_json_file(config_file);
+    impl.bos_token = special_token_text(config, "bos_token");
+    impl.eos_token = special_token_text(config, "eos_token");
     for (const auto& [name, text] : {std::pair{"bos_token", impl.bos_token}, {"eos_token", impl.eos_token}}) {
       if (!text.empty() && !tok.token_to_id(text)) {
         throw ModelFileError(fmt::format("{}: {} '{}' is not a token of {}", config_file.string(), name, text, file.string()));
@@ -229,18 +228,9 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
   }
   if (!impl.bos_token.empty()) impl.bos = tok.token_to_id(impl.bos_token);
   if (!impl.eos_token.empty()) impl.eos = tok.token_to_id(impl.eos_token);
-  // transformers (TokenizersBackend in 5.x; LlamaTokenizerFast and its kin in 4.x) replaces the
-  // post-processor by "[BOS] $A [EOS]" from add_bos_token / add_eos_token when tokenizer_config
-  // sets either (a flag left out counts as false; a flag without its token adds nothing).
-  if (config && (config->contains("add_bos_token") || config->contains("add_eos_token"))) {
-    const auto set = [&](const char* key) {
-      const auto it = config->find(key);
-      return it != config->end() && it->is_boolean() && it->get<bool>();
-    };
-    impl.special = {};
-    if (set("add_bos_token") && impl.bos) impl.special.prefix.push_back(*impl.bos);
-    if (set("add_eos_token") && impl.eos) impl.special.suffix.push_back(*impl.eos);
-  }
+  // add_bos_token / add_eos_token in tokenizer_config.json change nothing: transformers 5 (5.17
+  // and 5.24 checked) keeps the tokenizer.json post-processor of a byte-level tokenizer whatever
+  // they say. (transformers 4's LlamaTokenizerFast replaced it by "[BOS] $A [EOS]" from them.)
   for (const auto* side : {&impl.special.prefix, &impl.special.suffix}) {
     for (int32_t id : *side) {
       if (id < 0 || id >= tok.vocab_size()) {

@@ -35,9 +35,9 @@ class Tokenizer {
   std::vector<int32_t> encode_with_special_tokens(std::string_view text) const;
   // The ids HF adds before / after one encoded text: the tokenizer.json post-processor's
   // (TemplateProcessing, RobertaProcessing, BertProcessing, Sequence; ByteLevel and none add
-  // nothing), or, when tokenizer_config.json sets add_bos_token or add_eos_token, [BOS] / [EOS]
-  // as those flags say (as transformers does). DeepSeek: [BOS] and []; GPT-2, SmolLM2, Qwen2:
-  // none; Llama-3: [<|begin_of_text|>] and [].
+  // nothing), as transformers 5 gives them: tokenizer_config.json's add_bos_token and
+  // add_eos_token change nothing. DeepSeek: [BOS] and []; GPT-2, SmolLM2, Qwen2: none; Llama-3:
+  // [<|begin_of_text|>] and [].
   std::span<const int32_t> special_prefix() const;
   std::span<const int32_t> special_suffix() const;
   // Ids -> text (byte-level decode; invalid UTF-8 is replaced by U+FFFD as HF does; ids the

@@ -4,10 +4,10 @@
 // "seed" -> {"ids": [...], "text": s, "finish_reason": "length"|"stop"|"eos"}, or
 // {"error": "..."} for a line that can't be served (a prompt too long for the context window).
 // Output is in input order. A text prompt is encoded as HF's tokenizer(prompt) encodes it, with
-// the special tokens its post-processor (or tokenizer_config's add_bos_token) adds: DeepSeek's
-// BOS, none for GPT-2 or SmolLM2. prompt_ids are used as given. `text` is the decoded output cut
-// before the stop string (empty when the model has no usable tokenizer); `ids` end with the token
-// that completed the stop string. Stop strings and text prompts need a tokenizer.json in the
+// the special tokens its post-processor adds: DeepSeek's BOS, none for GPT-2 or SmolLM2.
+// prompt_ids are used as given. `text` is the decoded output cut before the stop string (empty
+// when the model has no usable tokenizer); `ids` end with the token that completed the stop
+// string. Stop strings and text prompts need a tokenizer.json in the
 // model directory; id prompts work without one, and despite one that cannot be loaded (a note
 // on stderr says so).
 #include <limits>
