@@ -44,23 +44,37 @@ namespace {
 // characters that does not reach the end of the text ends one character early, and the next
 // search starts on that character (where " ?\p{L}+" and the like may take it). The start of every
 // match, and which alternative matches there, are the same in both engines: they differ only in
-// how far this last alternative reaches.
+// how far this last alternative reaches. Matches are found without capture groups (RE2's fast
+// DFA path); only a run of two or more whitespace characters before a non-space is matched again
+// with them, to learn whether the emulated group or an earlier alternative (Llama-3's
+// \s*[\r\n]+) took it.
+bool all_whitespace(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto d = unicode::decode_utf8(s.substr(i));
+    if (!d.valid || !unicode::is_whitespace(d.cp)) return false;
+    i += d.length;
+  }
+  return true;
+}
+
 void split_regex(const RE2& re, int space_run_group, std::string_view text,
                  std::vector<std::string_view>& out) {
   const re2::StringPiece input(text.data(), text.size());
-  const int n_groups = space_run_group > 0 ? space_run_group + 1 : 1;
   thread_local std::vector<re2::StringPiece> subs;
-  subs.resize(static_cast<size_t>(n_groups));
+  subs.resize(static_cast<size_t>(space_run_group + 1));
   size_t pos = 0, prev = 0;
   std::optional<size_t> last_match_end;
-  while (pos <= text.size() && re.Match(input, pos, text.size(), RE2::UNANCHORED, subs.data(), n_groups)) {
-    const re2::StringPiece& m = subs[0];
-    const size_t start = static_cast<size_t>(m.data() - text.data());
-    size_t end = start + m.size();
-    if (space_run_group > 0 && subs[space_run_group].data() != nullptr && end < text.size()) {
-      size_t last = end - 1;   // the start of the run's last character
+  while (pos <= text.size() && re.Match(input, pos, text.size(), RE2::UNANCHORED, subs.data(), 1)) {
+    const size_t start = static_cast<size_t>(subs[0].data() - text.data());
+    size_t end = start + subs[0].size();
+    if (space_run_group > 0 && end < text.size()) {
+      size_t last = end - 1;   // the start of the match's last character
       while (last > start && (static_cast<uint8_t>(text[last]) & 0xC0) == 0x80) --last;
-      if (last > start) end = last;
+      if (last > start && all_whitespace(text.substr(start, end - start)) &&
+          re.Match(input, start, text.size(), RE2::ANCHOR_START, subs.data(), space_run_group + 1) &&
+          subs[space_run_group].data() != nullptr) {
+        end = last;
+      }
     }
     if (start == end && last_match_end == end) {
       pos = end + (end < text.size() ? unicode::decode_utf8(text.substr(end)).length : 1);
