@@ -35,6 +35,15 @@ struct PreTokenizer::Step {
 
 namespace {
 
+bool all_whitespace(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto d = unicode::decode_utf8(s.substr(i));
+    if (!d.valid || !unicode::is_whitespace(d.cp)) return false;
+    i += d.length;
+  }
+  return true;
+}
+
 // HF behaviour for empty matches (onig's find_iter): an empty match right where the previous
 // match ended is skipped; the search then moves on by one character.
 // `space_run_group`: the capture group of the emulated trailing \s+(?!\S)|\s+ alternatives. RE2
@@ -48,15 +57,6 @@ namespace {
 // DFA path); only a run of two or more whitespace characters before a non-space is matched again
 // with them, to learn whether the emulated group or an earlier alternative (Llama-3's
 // \s*[\r\n]+) took it.
-bool all_whitespace(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto d = unicode::decode_utf8(s.substr(i));
-    if (!d.valid || !unicode::is_whitespace(d.cp)) return false;
-    i += d.length;
-  }
-  return true;
-}
-
 void split_regex(const RE2& re, int space_run_group, std::string_view text,
                  std::vector<std::string_view>& out) {
   const re2::StringPiece input(text.data(), text.size());
