@@ -3,7 +3,12 @@
 // GPT-NeoX; none for the others), the pre-tokenizer sequence
 // (Split(Isolated), Digits, ByteLevel with its prefix space and GPT-2 regex), and BPE merges by
 // rank. Reproduces HF `tokenizers` encode(add_special_tokens=False), and the post-processor's
-// special tokens (encode_with_special_tokens).
+// special tokens (encode_with_special_tokens): the pipeline the tokenizer.json describes, which
+// transformers 4 and transformers 5's TokenizersBackend run. transformers 5's model classes
+// (GPT2Tokenizer, Qwen2Tokenizer, RobertaTokenizer, ...; checked with 5.24) instead rebuild the
+// pre-tokenizer from their own definition and take only vocab and merges from the file (SmolLM2's
+// tokenizer_class GPT2Tokenizer loses its Digits step there: "  1234" differs); yardstick follows
+// the file.
 #pragma once
 
 #include <cstdint>
