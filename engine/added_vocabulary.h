@@ -2,7 +2,7 @@
 // in the raw text before any pre-tokenization, leftmost-longest, so they win over BPE even
 // inside words: DeepSeek's 13 single-character added tokens turn "Führer" into
 // F, ü (100014), h, rer. Tokens with normalized=false are matched first, then those with
-// normalized=true on the text between them (there is no normalizer, so both see the same text).
+// normalized=true on the text between them (after the normalizer, when there is one).
 #pragma once
 
 #include <cstdint>
@@ -29,8 +29,15 @@ class AddedVocabulary {
     std::string_view text;
     std::optional<int32_t> token;   // the added token this segment is; nullopt: plain text
   };
-  // Replaces `out` by the segments of `text`, in order, together covering it.
+  // Replaces `out` by the segments of `text`, in order, together covering it (both passes; for
+  // a tokenizer without a normalizer).
   void split(std::string_view text, std::vector<Segment>& out) const;
+  // The two passes one at a time, appending to `out`: the normalized=false tokens in the raw
+  // text, and the normalized=true ones in a plain segment of it after normalization.
+  void split_raw(std::string_view text, std::vector<Segment>& out) const { split_pass(raw_pass_, text, out); }
+  void split_normalized(std::string_view text, std::vector<Segment>& out) const {
+    split_pass(normalized_pass_, text, out);
+  }
 
   const std::vector<AddedToken>& tokens() const { return tokens_; }
   const AddedToken* find(std::string_view content) const;

@@ -100,18 +100,27 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const json& model) {
     if (bpe->ignore_merges_) bpe->whole_piece_ids_.emplace(*bpe->id_bytes_[id], id);
   }
 
+  // A byte without a token is dropped when it occurs, as HF drops characters the vocab lacks
+  // when there is no unk_token: DeepSeek's vocab has none for the bytes that never occur in UTF-8
+  // (its added tokens reuse their spellings), SmolLM2's none for 8 rare ones (0x04, 0xF1, ...).
+  // A vocab lacking most of them is no byte-level vocab at all.
+  std::vector<int> missing;
   for (int b = 0; b < 256; ++b) {
     std::string spelling;
     unicode::append_utf8(spelling, kByteAlphabet[b]);
     const auto it = bpe->vocab_.find(spelling);
     bpe->byte_id_[b] = it == bpe->vocab_.end() ? -1 : it->second;
-    // Bytes that never occur in UTF-8 (C0, C1, F5..FF) may lack a token: DeepSeek's vocab has
-    // none for them (its added tokens reuse their spellings). Every other byte needs one.
-    const bool in_utf8 = b < 0xC0 || (b >= 0xC2 && b <= 0xF4);
-    if (bpe->byte_id_[b] < 0 && in_utf8) {
-      throw ModelFileError(fmt::format(
-          "not a byte-level BPE vocab: no token for byte 0x{:02X} ('{}')", b, spelling));
-    }
+    if (bpe->byte_id_[b] < 0) missing.push_back(b);
+  }
+  if (missing.size() > 128) {
+    throw ModelFileError(fmt::format(
+        "not a byte-level BPE vocab: no token for {} of the 256 bytes (e.g. 0x{:02X})", missing.size(),
+        missing.front()));
+  }
+  if (!missing.empty() && is_set(model, "unk_token")) {
+    throw ModelFileError(fmt::format(
+        "unsupported BPE unk_token with a vocab lacking byte tokens (no token for byte 0x{:02X}; HF "
+        "would emit the unk_token there)", missing.front()));
   }
 
   const json& merges = model.at("merges");
@@ -175,8 +184,8 @@ void BpeModel::encode(std::string_view piece, std::vector<int32_t>& out) const {
   };
   thread_local std::vector<Symbol> symbols;
   thread_local std::vector<Candidate> heap;
-  // Bytes without a token (only in invalid UTF-8) are dropped, as HF drops unknown characters
-  // when there is no unk_token.
+  // Bytes without a token are dropped, as HF drops unknown characters when there is no
+  // unk_token; the bytes around them become neighbours and may merge.
   symbols.clear();
   for (char byte : piece) {
     if (const int32_t id = byte_id_[static_cast<uint8_t>(byte)]; id >= 0) {

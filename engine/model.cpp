@@ -53,8 +53,13 @@ LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& opt
   LoadedModel m;
   m.dir = dir;
   m.config = load_model_config(dir);
-  if (Tokenizer::present_in(dir))
-    m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_file(dir));
+  if (Tokenizer::present_in(dir)) {
+    try {
+      m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_file(dir));
+    } catch (const ModelFileError& e) {
+      m.tokenizer_error = e.what();
+    }
+  }
 
   std::unique_ptr<Backend> backend;
   switch (options.backend) {
@@ -72,6 +77,12 @@ LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& opt
   }
   m.engine = make_engine(std::move(backend), m.tokenizer.get(), options);
   return m;
+}
+
+std::string LoadedModel::no_tokenizer_reason(std::string_view what) const {
+  if (!tokenizer_error.empty())
+    return fmt::format("{} need a tokenizer, and the model's cannot be loaded: {}", what, tokenizer_error);
+  return fmt::format("{} need a tokenizer, and {} has no tokenizer.json", what, dir.string());
 }
 
 std::string synthetic_weights_id(const std::string& spec, uint64_t seed, BackendKind backend) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "engine/engine.h"
 #include "engine/model_config.h"
@@ -26,7 +27,13 @@ struct ModelOptions {
 struct LoadedModel {
   std::filesystem::path dir;   // empty for a synthetic model
   ModelConfig config;
-  std::unique_ptr<Tokenizer> tokenizer;   // null when the directory has no tokenizer.json
+  // Null when the directory has no tokenizer.json, or has one that cannot be loaded: ids need
+  // no tokenizer, so a tokenizer problem surfaces only where text is encoded or decoded.
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::string tokenizer_error;   // why `tokenizer` is null despite a tokenizer.json; "" otherwise
+
+  // "<what> need a tokenizer, and ...": why there is none (no tokenizer.json, or its load error).
+  std::string no_tokenizer_reason(std::string_view what) const;
   std::unique_ptr<Engine> engine;
 };
 

@@ -122,4 +122,37 @@ std::string onig_to_re2(std::string_view pattern) {
   return out;
 }
 
+std::optional<std::string_view> strip_trailing_space_lookahead(std::string_view pattern) {
+  constexpr std::string_view kTail = "\\s+(?!\\S)|\\s+";
+  if (!pattern.ends_with(kTail)) return std::nullopt;
+  const size_t tail = pattern.size() - kTail.size();
+  if (tail == 0) return pattern.substr(0, 0);
+  // The '|' before the tail must be a top-level alternation: not escaped, not in a class or a
+  // group.
+  if (pattern[tail - 1] != '|') return std::nullopt;
+  int depth = 0;
+  bool in_class = false;
+  for (size_t i = 0; i + 1 < tail; ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      ++i;
+      if (i + 1 == tail) return std::nullopt;   // the '|' is escaped
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+      if (i + 1 < tail && pattern[i + 1] == '^') ++i;
+      if (i + 1 < tail && pattern[i + 1] == ']') ++i;   // a leading ']' is a literal
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      --depth;
+    }
+  }
+  if (in_class || depth != 0) return std::nullopt;
+  return pattern.substr(0, tail - 1);
+}
+
 }  // namespace yardstick

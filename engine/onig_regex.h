@@ -8,6 +8,7 @@
 // \b, nested classes) are refused: either here or when RE2 compiles the result.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,5 +16,13 @@ namespace yardstick {
 
 // Throws ModelFileError (without a file name; the caller adds it) naming the construct.
 std::string onig_to_re2(std::string_view pattern);
+
+// GPT-2's pre-tokenizer pattern and its descendants (Llama-3, Qwen2, SmolLM, ...) end in the
+// alternatives \s+(?!\S)|\s+, whose look-ahead RE2 cannot express. They match a whitespace run
+// where no earlier alternative matches; Oniguruma's backtracking makes that run give its last
+// character back when a non-space follows it and the run is longer than one character (so that
+// "  word" splits as " " + " word"). When `pattern` ends in those two alternatives at top level,
+// returns the pattern before them (without the '|'), which may be empty; else nullopt.
+std::optional<std::string_view> strip_trailing_space_lookahead(std::string_view pattern);
 
 }  // namespace yardstick

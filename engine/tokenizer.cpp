@@ -60,6 +60,72 @@ std::string special_token_text(const json& config, const char* key) {
   return it->value("content", std::string());
 }
 
+// The special tokens HF's post-processor puts around a single sequence (encode(text) with
+// add_special_tokens=True), as ids before and after it.
+struct SpecialTokenTemplate {
+  std::vector<int32_t> prefix, suffix;
+};
+
+// A [token, id] pair of RobertaProcessing / BertProcessing.
+int32_t processor_token_id(const json& pair) { return pair.at(1).get<int32_t>(); }
+
+void append_post_processor(const json& p, SpecialTokenTemplate& t) {
+  if (p.is_null()) return;
+  const auto type = p.at("type").get<std::string>();
+  if (type == "ByteLevel") return;   // offsets only
+  if (type == "Sequence") {
+    // Each processor wraps what the previous ones made.
+    for (const json& item : p.at("processors")) append_post_processor(item, t);
+    return;
+  }
+  SpecialTokenTemplate inner;
+  if (type == "TemplateProcessing") {
+    bool seen_sequence = false;
+    for (const json& piece : p.at("single")) {
+      if (piece.contains("Sequence")) {
+        if (seen_sequence) throw ModelFileError("unsupported TemplateProcessing: two sequences in 'single'");
+        seen_sequence = true;
+        continue;
+      }
+      const auto name = piece.at("SpecialToken").at("id").get<std::string>();
+      const auto special = p.at("special_tokens").find(name);
+      if (special == p.at("special_tokens").end()) {
+        throw ModelFileError(fmt::format("TemplateProcessing: special token '{}' is not in its special_tokens", name));
+      }
+      auto ids = special->at("ids").get<std::vector<int32_t>>();
+      auto& side = seen_sequence ? inner.suffix : inner.prefix;
+      side.insert(side.end(), ids.begin(), ids.end());
+    }
+    if (!seen_sequence) throw ModelFileError("unsupported TemplateProcessing: no sequence $A in 'single'");
+  } else if (type == "RobertaProcessing" || type == "BertProcessing") {
+    inner.prefix = {processor_token_id(p.at("cls"))};
+    inner.suffix = {processor_token_id(p.at("sep"))};
+  } else {
+    throw ModelFileError(fmt::format("unsupported post_processor type '{}'", type));
+  }
+  t.prefix.insert(t.prefix.begin(), inner.prefix.begin(), inner.prefix.end());
+  t.suffix.insert(t.suffix.end(), inner.suffix.begin(), inner.suffix.end());
+}
+
+// True for an NFC normalizer (Qwen2, GPT-NeoX; also as the one item of a Sequence), false for
+// none; any other is refused.
+bool parse_normalizer(const json& n) {
+  if (n.is_null()) return false;
+  const auto type = n.value("type", std::string("?"));
+  if (type == "NFC") return true;
+  if (type == "Sequence") {
+    bool nfc = false;
+    for (const json& item : n.at("normalizers")) {
+      if (parse_normalizer(item)) {
+        if (nfc) continue;   // NFC twice is NFC
+        nfc = true;
+      }
+    }
+    return nfc;
+  }
+  throw ModelFileError(fmt::format("unsupported normalizer '{}' (only NFC)", type));
+}
+
 // Used when no tokenizer_config.json names BOS/EOS: the spellings of the common families.
 constexpr const char* kKnownBos[] = {"<｜begin▁of▁sentence｜>", "<s>", "<|begin_of_text|>", "<bos>"};
 constexpr const char* kKnownEos[] = {"<｜end▁of▁sentence｜>", "</s>", "<|end_of_text|>",
@@ -92,6 +158,8 @@ struct Tokenizer::Impl {
   std::vector<std::optional<std::string_view>> id_bytes;
   std::optional<int32_t> bos, eos;
   std::string bos_token, eos_token;
+  SpecialTokenTemplate special;
+  bool nfc = false;   // the normalizer is NFC (else there is none)
 };
 
 Tokenizer::Tokenizer() = default;
@@ -115,9 +183,7 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
   const json root = read_json_file(file);
   Tokenizer tok;
   try {
-    if (const auto it = root.find("normalizer"); it != root.end() && !it->is_null()) {
-      throw ModelFileError(fmt::format("unsupported normalizer '{}'", it->value("type", "?")));
-    }
+    const bool nfc = parse_normalizer(root.value("normalizer", json()));
     if (const auto it = root.find("decoder"); it == root.end() || it->is_null() ||
                                               it->value("type", "") != "ByteLevel") {
       throw ModelFileError(fmt::format(
@@ -125,8 +191,10 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
     }
     tok.impl_ = std::make_unique<Impl>(PreTokenizer::from_json(root.value("pre_tokenizer", json())));
     Impl& impl = *tok.impl_;
+    impl.nfc = nfc;
     impl.bpe = BpeModel::from_json(root.at("model"));
     impl.added = AddedVocabulary(parse_added_tokens(root.value("added_tokens", json())));
+    append_post_processor(root.value("post_processor", json()), impl.special);
   } catch (const ModelFileError& e) {
     throw ModelFileError(fmt::format("{}: {}", file.string(), e.what()));
   } catch (const json::exception& e) {
@@ -160,6 +228,16 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
   }
   if (!impl.bos_token.empty()) impl.bos = tok.token_to_id(impl.bos_token);
   if (!impl.eos_token.empty()) impl.eos = tok.token_to_id(impl.eos_token);
+  // add_bos_token / add_eos_token in tokenizer_config.json change nothing: transformers 5 (5.17
+  // and 5.24 checked) keeps the tokenizer.json post-processor of a byte-level tokenizer whatever
+  // they say. (transformers 4's LlamaTokenizerFast replaced it by "[BOS] $A [EOS]" from them.)
+  for (const auto* side : {&impl.special.prefix, &impl.special.suffix}) {
+    for (int32_t id : *side) {
+      if (id < 0 || id >= tok.vocab_size()) {
+        throw ModelFileError(fmt::format("{}: post_processor adds id {}, which is no token of it", file.string(), id));
+      }
+    }
+  }
   return tok;
 }
 
@@ -174,11 +252,21 @@ void Tokenizer::Impl::encode_piece(std::string_view piece, size_t step, bool mem
   if (step == pre_tokenizer.step_count()) {
     bpe->encode(piece, ids);
   } else {
+    // ByteLevel(add_prefix_space): the step sees " " + piece; `spaced` outlives the recursion
+    // into its parts, which view it.
+    std::string spaced;
+    std::string_view text = piece;
+    if (pre_tokenizer.adds_prefix_space(step) && !piece.starts_with(' ')) {
+      spaced.reserve(piece.size() + 1);
+      spaced += ' ';
+      spaced += piece;
+      text = spaced;
+    }
     std::vector<std::string_view>& parts = t_parts_by_step[step];
     parts.clear();
-    pre_tokenizer.split_step(step, piece, parts);
+    pre_tokenizer.split_step(step, text, parts);
     if (parts.size() == 1) {
-      encode_piece(piece, step + 1, /*memo=*/false, ids);
+      encode_piece(parts[0], step + 1, /*memo=*/text.data() != piece.data(), ids);
     } else {
       for (std::string_view part : parts) encode_piece(part, step + 1, /*memo=*/true, ids);
     }
@@ -194,16 +282,47 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   }
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
-  impl_->added.split(text, segments);
-  for (const auto& segment : segments) {
+  const auto encode_segments = [&](const std::vector<AddedVocabulary::Segment>& parts) {
+    for (const auto& part : parts) {
+      if (part.token) {
+        ids.push_back(*part.token);
+      } else {
+        impl_->encode_piece(part.text, 0, /*memo=*/true, ids);
+      }
+    }
+  };
+  if (!impl_->nfc) {
+    impl_->added.split(text, segments);
+    encode_segments(segments);
+    return ids;
+  }
+  // As HF: normalized=false added tokens are found in the raw text, the text between them is
+  // normalized, and normalized=true added tokens are found in that.
+  std::vector<AddedVocabulary::Segment> raw;
+  impl_->added.split_raw(text, raw);
+  for (const auto& segment : raw) {
     if (segment.token) {
       ids.push_back(*segment.token);
-    } else {
-      impl_->encode_piece(segment.text, 0, /*memo=*/true, ids);
+      continue;
     }
+    const std::string normalized = unicode::nfc(segment.text);
+    segments.clear();
+    impl_->added.split_normalized(normalized, segments);
+    encode_segments(segments);
   }
   return ids;
 }
+
+std::vector<int32_t> Tokenizer::encode_with_special_tokens(std::string_view text) const {
+  std::vector<int32_t> ids = impl_->special.prefix;
+  const auto body = encode(text);
+  ids.insert(ids.end(), body.begin(), body.end());
+  ids.insert(ids.end(), impl_->special.suffix.begin(), impl_->special.suffix.end());
+  return ids;
+}
+
+std::span<const int32_t> Tokenizer::special_prefix() const { return impl_->special.prefix; }
+std::span<const int32_t> Tokenizer::special_suffix() const { return impl_->special.suffix; }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   std::string bytes;

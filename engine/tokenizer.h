@@ -1,6 +1,14 @@
-// Hugging Face tokenizer.json, byte-level BPE as DeepSeek LLM uses it: added/special tokens
-// matched in the raw text first, then the Split(Isolated) pre-tokenizer sequence, Digits,
-// ByteLevel, and BPE merges by rank. Reproduces HF `tokenizers` encode(add_special_tokens=False).
+// Hugging Face tokenizer.json, byte-level BPE as DeepSeek LLM, GPT-2, SmolLM, Llama-3 and Qwen2
+// use it: added/special tokens matched in the raw text first, then the NFC normalizer (Qwen2,
+// GPT-NeoX; none for the others), the pre-tokenizer sequence
+// (Split(Isolated), Digits, ByteLevel with its prefix space and GPT-2 regex), and BPE merges by
+// rank. Reproduces HF `tokenizers` encode(add_special_tokens=False), and the post-processor's
+// special tokens (encode_with_special_tokens): the pipeline the tokenizer.json describes, which
+// transformers 4 and transformers 5's TokenizersBackend run. transformers 5's model classes
+// (GPT2Tokenizer, Qwen2Tokenizer, RobertaTokenizer, ...; checked with 5.24) instead rebuild the
+// pre-tokenizer from their own definition and take only vocab and merges from the file (SmolLM2's
+// tokenizer_class GPT2Tokenizer loses its Digits step there: "  1234" differs); yardstick follows
+// the file.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +34,17 @@ class Tokenizer {
   // True when `dir` (a model directory) has a tokenizer.json.
   static bool present_in(const std::filesystem::path& dir);
 
-  // Text -> ids, no BOS added.
+  // Text -> ids, no BOS added (HF encode(text, add_special_tokens=False)).
   std::vector<int32_t> encode(std::string_view text) const;
+  // special_prefix() + encode(text) + special_suffix(): HF encode(text), what a model is given.
+  std::vector<int32_t> encode_with_special_tokens(std::string_view text) const;
+  // The ids HF adds before / after one encoded text: the tokenizer.json post-processor's
+  // (TemplateProcessing, RobertaProcessing, BertProcessing, Sequence; ByteLevel and none add
+  // nothing), as transformers 5 gives them: tokenizer_config.json's add_bos_token and
+  // add_eos_token change nothing. DeepSeek: [BOS] and []; GPT-2, SmolLM2, Qwen2: none; Llama-3:
+  // [<|begin_of_text|>] and [].
+  std::span<const int32_t> special_prefix() const;
+  std::span<const int32_t> special_suffix() const;
   // Ids -> text (byte-level decode; invalid UTF-8 is replaced by U+FFFD as HF does; ids the
   // tokenizer does not know are skipped). Special tokens are kept. One deliberate difference
   // from HF `tokenizers` (checked with 0.23.2): an added token decodes to its content. HF passes added tokens through the ByteLevel decoder too, so DeepSeek's 13

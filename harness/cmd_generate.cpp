@@ -3,10 +3,13 @@
 // 256), "stop" (a string or an array), "temperature" (default 0: greedy), "top_p", "top_k" and
 // "seed" -> {"ids": [...], "text": s, "finish_reason": "length"|"stop"|"eos"}, or
 // {"error": "..."} for a line that can't be served (a prompt too long for the context window).
-// Output is in input order. A text prompt is encoded with BOS prepended when the model has one;
+// Output is in input order. A text prompt is encoded as HF's tokenizer(prompt) encodes it, with
+// the special tokens its post-processor adds: DeepSeek's BOS, none for GPT-2 or SmolLM2.
 // prompt_ids are used as given. `text` is the decoded output cut before the stop string (empty
-// when the model directory has no tokenizer); `ids` end with the token that completed the stop
-// string. Stop strings and text prompts need a tokenizer.json in the model directory.
+// when the model has no usable tokenizer); `ids` end with the token that completed the stop
+// string. Stop strings and text prompts need a tokenizer.json in the
+// model directory; id prompts work without one, and despite one that cannot be loaded (a note
+// on stderr says so).
 #include <limits>
 #include <string>
 #include <vector>
@@ -28,18 +31,14 @@ GenerateRequest parse_line(const InputLine& line, const LoadedModel& model) {
   const LineReader r(line);
   if (r.has("prompt_ids") == r.has("prompt")) r.fail("give either \"prompt_ids\" or \"prompt\"");
   const auto need_tokenizer = [&](const char* what) {
-    if (!model.tokenizer)
-      r.fail(fmt::format("{} need a tokenizer, and {} has no tokenizer.json", what,
-                         model.dir.string()));
+    if (!model.tokenizer) r.fail(model.no_tokenizer_reason(what));
   };
   GenerateRequest g;
   if (r.has("prompt_ids")) {
     g.prompt_ids = r.ids("prompt_ids");
   } else {
     need_tokenizer("text prompts");
-    if (model.config.bos_token_id >= 0) g.prompt_ids.push_back(model.config.bos_token_id);
-    const auto ids = model.tokenizer->encode(r.string("prompt"));
-    g.prompt_ids.insert(g.prompt_ids.end(), ids.begin(), ids.end());
+    g.prompt_ids = model.tokenizer->encode_with_special_tokens(r.string("prompt"));
   }
   if (r.has("max_new_tokens")) g.max_new_tokens = int(r.integer("max_new_tokens", 0, 1 << 30));
   if (r.has("stop")) {
@@ -63,6 +62,9 @@ void run_generate(const ModelToolOptions& opts) {
   const auto input = read_input_lines(opts.input, {"prompt_ids", "prompt", "max_new_tokens", "stop",
                                                    "temperature", "top_p", "top_k", "seed"});
   LoadedModel model = open_model(opts.model, model_options(opts));
+  if (!model.tokenizer_error.empty())
+    fmt::print(stderr, "generate: the tokenizer cannot be loaded, so only id inputs work; output text is empty: {}\n",
+               model.tokenizer_error);
   std::vector<GenerateRequest> requests;
   for (const InputLine& line : input) requests.push_back(parse_line(line, model));
 

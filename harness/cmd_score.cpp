@@ -3,9 +3,10 @@
 // -> {"logprobs": [...], "sum_logprob": x, "is_greedy": b}, or {"error": "..."} for a line that
 // can't be served (too long for the context window, ids outside the vocabulary). Output is in
 // input order. Text inputs need a tokenizer.json in the model directory; the context and the
-// continuation are encoded separately, the context with BOS prepended when the model has one
-// (an empty context is then [BOS]). Id inputs are used as given (an empty context_ids means
-// [BOS]). Lines with the same context share one prefill.
+// continuation are encoded separately, the context led by the special tokens HF's tokenizer puts
+// before a text (DeepSeek's BOS; none for GPT-2 or SmolLM2), the continuation bare. Id inputs are
+// used as given, and need no tokenizer (a tokenizer.json that cannot be loaded is no obstacle);
+// an empty context means [BOS]. Lines with the same context share one prefill.
 #include <map>
 #include <string>
 #include <vector>
@@ -42,13 +43,12 @@ ScoreLine parse_line(const InputLine& line, const LoadedModel& model) {
     s.continuation = r.ids("continuation_ids");
     return s;
   }
-  if (!model.tokenizer)
-    r.fail(fmt::format("text input needs a tokenizer, and {} has no tokenizer.json; give ids",
-                       model.dir.string()));
-  if (model.config.bos_token_id >= 0) s.context.push_back(model.config.bos_token_id);
-  const auto ctx = model.tokenizer->encode(r.string("context"));
+  if (!model.tokenizer) r.fail(model.no_tokenizer_reason("text inputs") + "; give ids");
+  const Tokenizer& tok = *model.tokenizer;
+  s.context.assign(tok.special_prefix().begin(), tok.special_prefix().end());
+  const auto ctx = tok.encode(r.string("context"));
   s.context.insert(s.context.end(), ctx.begin(), ctx.end());
-  s.continuation = model.tokenizer->encode(r.string("continuation"));
+  s.continuation = tok.encode(r.string("continuation"));
   return s;
 }
 
@@ -63,6 +63,9 @@ void run_score(const ModelToolOptions& opts) {
   const auto input =
       read_input_lines(opts.input, {"context_ids", "continuation_ids", "context", "continuation"});
   LoadedModel model = open_model(opts.model, model_options(opts));
+  if (!model.tokenizer_error.empty())
+    fmt::print(stderr, "score: the tokenizer cannot be loaded, so only id inputs work: {}\n",
+               model.tokenizer_error);
 
   // One request per distinct context, its continuations in line order.
   std::vector<LoglikelihoodRequest> requests;

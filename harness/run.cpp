@@ -250,16 +250,27 @@ std::vector<Request> build_in_parallel(size_t n, const Make& make) {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// The ids before a prompt's text. Base style: the special tokens HF's tokenizer adds to a text
+// (tokenizer(prompt)). Chat style: what apply_chat_template gives, the rendered text without
+// special tokens added, after the BOS id where the template opens with one (the text's BOS is cut
+// by build_prompt).
+struct PromptLead {
+  bool chat = false;
+  std::vector<int32_t> chat_ids;
+};
+
 // Multiple choice: one loglikelihood request per doc (the prompt prefilled once, every choice a
 // continuation), plus one with the unconditional context when the task normalises by it. All go
 // to the engine in one call, so its batch stays full to the end; each doc is handed to the
 // writer as soon as its requests are done (the progress line moves question by question).
-void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const std::vector<PendingSample>& pending,
+void score_choices_with_engine(LoadedModel& lm, const PromptLead& lead, const std::vector<PendingSample>& pending,
                                SampleWriter& writer, int64_t run_id) {
   if (pending.empty()) return;
-  auto with_bos = [&](const std::string& text) {
-    std::vector<int32_t> ids;
-    if (bos) ids.push_back(*bos);
+  // The context is led by the special tokens HF's tokenizer puts before a text (DeepSeek's BOS;
+  // none for SmolLM2), or a chat prompt's own lead; the choices are bare continuations of it.
+  const std::span<const int32_t> first = lead.chat ? std::span<const int32_t>(lead.chat_ids) : lm.tokenizer->special_prefix();
+  auto context_ids = [&](const std::string& text) {
+    std::vector<int32_t> ids(first.begin(), first.end());
     auto body = lm.tokenizer->encode(text);
     ids.insert(ids.end(), body.begin(), body.end());
     return ids;
@@ -275,7 +286,7 @@ void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, cons
     const PendingSample& p = pending[owner[k]];
     LoglikelihoodRequest r;
     const bool unconditional = k != first_request[owner[k]];
-    r.context_ids = with_bos(unconditional ? p.task->spec.choice.unconditional_context : p.prompt);
+    r.context_ids = context_ids(unconditional ? p.task->spec.choice.unconditional_context : p.prompt);
     for (const auto& choice : p.doc->choices) r.continuations.push_back(lm.tokenizer->encode(p.task->choice_prefix + choice));
     return r;
   });
@@ -312,15 +323,19 @@ void score_choices_with_engine(LoadedModel& lm, std::optional<int32_t> bos, cons
 // Generation: every request in one call (prompts are small; the engine admits them as KV memory
 // allows), so the batch never drains before the run's tail. Results are handed to the writer
 // as they finish.
-void generate_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const RunOptions& options,
+void generate_with_engine(LoadedModel& lm, const PromptLead& lead, const RunOptions& options,
                           const std::vector<PendingSample>& generation, SampleWriter& writer, int64_t run_id) {
   if (generation.empty()) return;
   std::vector<GenerateRequest> requests = build_in_parallel<GenerateRequest>(generation.size(), [&](size_t i) {
     const PendingSample& p = generation[i];
     GenerateRequest r;
-    if (bos) r.prompt_ids.push_back(*bos);
-    auto ids = lm.tokenizer->encode(p.prompt);
-    r.prompt_ids.insert(r.prompt_ids.end(), ids.begin(), ids.end());
+    if (lead.chat) {   // as apply_chat_template: the rendered text, no special tokens added
+      r.prompt_ids = lead.chat_ids;
+      auto ids = lm.tokenizer->encode(p.prompt);
+      r.prompt_ids.insert(r.prompt_ids.end(), ids.begin(), ids.end());
+    } else {
+      r.prompt_ids = lm.tokenizer->encode_with_special_tokens(p.prompt);   // as HF's tokenizer(prompt)
+    }
     r.max_new_tokens = p.task->max_new_tokens;
     r.stop = p.task->stop;
     r.sampling.temperature = static_cast<float>(p.task->spec.sampling.temperature);
@@ -351,16 +366,18 @@ void generate_with_engine(LoadedModel& lm, std::optional<int32_t> bos, const Run
 }
 
 // Both kinds of work of a run on the loaded model; the engine's counters into `out`.
-// prompt_bos: false where a chat template writes none (ChatML), as apply_chat_template has none.
+// chat: the prompts are chat-template renderings (PromptLead); prompt_bos: their template opens
+// with the BOS (false for ChatML, as apply_chat_template gives none).
 void run_on_engine(LoadedModel& lm, const RunOptions& options, const std::vector<PendingSample>& pending,
-                   bool prompt_bos, SampleWriter& writer, int64_t run_id, RunOutcome& out) {
-  std::optional<int32_t> bos;
-  if (prompt_bos && lm.config.bos_token_id >= 0) bos = lm.config.bos_token_id;
-  else if (prompt_bos) bos = lm.tokenizer->bos_id();
+                   bool chat, bool prompt_bos, SampleWriter& writer, int64_t run_id, RunOutcome& out) {
+  PromptLead lead;
+  lead.chat = chat;
+  if (chat && prompt_bos && lm.config.bos_token_id >= 0) lead.chat_ids.push_back(lm.config.bos_token_id);
+  else if (chat && prompt_bos && lm.tokenizer->bos_id()) lead.chat_ids.push_back(*lm.tokenizer->bos_id());
   std::vector<PendingSample> choice_samples, generation;
   for (const auto& p : pending) (p.task->spec.multiple_choice() ? choice_samples : generation).push_back(p);
-  score_choices_with_engine(lm, bos, choice_samples, writer, run_id);
-  generate_with_engine(lm, bos, options, generation, writer, run_id);
+  score_choices_with_engine(lm, lead, choice_samples, writer, run_id);
+  generate_with_engine(lm, lead, options, generation, writer, run_id);
   const EngineStats& st = lm.engine->stats();
   out.engine_steps = st.steps;
   out.preemptions = st.preemptions;
@@ -388,9 +405,7 @@ LoadedModel load_model(const ModelInfo& model, const RunOptions& options, std::F
   LoadedModel lm = model.synthetic ? open_synthetic_model(model.synthetic_spec, model.synthetic_seed, model.tokenizer,
                                                           model_options(options))
                                    : open_model(model.dir, model_options(options));
-  if (!lm.tokenizer)
-    throw ModelFileError(fmt::format("{}: no tokenizer.json; yardstick run builds text prompts and needs one",
-                                     model.dir.string()));
+  if (!lm.tokenizer) throw ModelFileError(lm.no_tokenizer_reason("yardstick run's text prompts"));
   if (const std::string report = lm.engine->backend().startup_report(); !report.empty())
     fmt::print(log, "yardstick: {}\n", report);
   return lm;
@@ -643,7 +658,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
         answer_with_reference(pending, writer, run->id);
       } else {
         out.engine_start_seconds = std::chrono::duration<double>(Clock::now() - options.started_at).count();
-        run_on_engine(*lm, options, pending, prompt_bos, writer, run->id, out);
+        run_on_engine(*lm, options, pending, style == PromptStyle::Chat, prompt_bos, writer, run->id, out);
       }
     } catch (...) {
       // The engine failed: what finished before is still stored, then the engine's error goes up.

@@ -152,11 +152,39 @@ TEST(CliScoreGenerate, TextWithoutATokenizerIsAClearError) {
   CliRun r = yardstick("score", fixture("llama_mha"), R"({"context": "a", "continuation": "b"})"
                                                           "\n");
   EXPECT_NE(r.rc, 0);
-  EXPECT_THAT(r.err, HasSubstr("input line 1: text input needs a tokenizer"));
+  EXPECT_THAT(r.err, HasSubstr("input line 1: text inputs need a tokenizer"));
   r = yardstick("generate", fixture("llama_mha"), R"({"prompt_ids": [5], "stop": ["x"]})"
                                                       "\n");
   EXPECT_NE(r.rc, 0);
   EXPECT_THAT(r.err, HasSubstr("stop strings need a tokenizer"));
+}
+
+TEST(CliScoreGenerate, IdInputsIgnoreATokenizerThatCannotBeLoaded) {
+  // The fixture model beside a tokenizer.json yardstick refuses (ids need no tokenizer).
+  const fs::path dir = test::make_temp_dir("cli-badtok") / "model";
+  fs::create_directories(dir);
+  for (const auto& entry : fs::directory_iterator(fixture("llama_mha")))
+    fs::copy_file(entry.path(), dir / entry.path().filename());
+  std::ofstream(dir / "tokenizer.json") << R"({"normalizer": {"type": "NFKC"}, "model": {}})";
+  const std::string ids = R"({"context_ids": [5, 7], "continuation_ids": [6, 9]})" "\n";
+  CliRun with_bad = yardstick("score", dir, ids);
+  CliRun without = yardstick("score", fixture("llama_mha"), ids);
+  ASSERT_EQ(with_bad.rc, 0) << with_bad.err;
+  ASSERT_EQ(without.rc, 0) << without.err;
+  EXPECT_EQ(with_bad.lines, without.lines);
+  EXPECT_THAT(with_bad.err, HasSubstr("unsupported normalizer 'NFKC'"));
+
+  const std::string prompt = R"({"prompt_ids": [5, 7], "max_new_tokens": 4})" "\n";
+  CliRun gen = yardstick("generate", dir, prompt);
+  ASSERT_EQ(gen.rc, 0) << gen.err;
+  EXPECT_EQ(gen.lines.at(0)["ids"], yardstick("generate", fixture("llama_mha"), prompt).lines.at(0)["ids"]);
+
+  // Text still needs the tokenizer: the error says what is wrong with it.
+  CliRun text = yardstick("score", dir, R"({"context": "a", "continuation": "b"})" "\n");
+  EXPECT_NE(text.rc, 0);
+  EXPECT_THAT(text.err, HasSubstr("cannot be loaded"));
+  EXPECT_THAT(text.err, HasSubstr((dir / "tokenizer.json").string()));
+  EXPECT_THAT(text.err, HasSubstr("unsupported normalizer 'NFKC'"));
 }
 
 // ---------------------------------------------------------------- text, on a synthesized model
@@ -200,6 +228,29 @@ TEST(CliText, TextInputsEqualTheirIdEncodings) {
   EXPECT_EQ(gen_text.lines.at(0), gen_ids.lines.at(0));
   const auto out_ids = gen_text.lines[0]["ids"].get<std::vector<int32_t>>();
   EXPECT_EQ(gen_text.lines[0]["text"], tok.decode(out_ids));
+}
+
+TEST(CliText, TextInputsGetTheSpecialTokensTheTokenizerAdds) {
+  // A GPT-2 style tokenizer adds no BOS (HF's tokenizer(text) gives the bare ids), so neither do
+  // score's contexts and generate's prompts; the model's config has a BOS all the same.
+  const fs::path dir = test::make_temp_dir("cli-synth-gpt2") / "tiny";
+  const auto made = test::run_cli({"synth-model", "--out", dir.string(), "--preset", "tiny", "--tokenizer",
+                                   (test::fixtures_dir() / "tokenizers" / "gpt2").string()});
+  if (made.code != 0) GTEST_SKIP() << "yardstick synth-model failed: " << made.err;
+  const Tokenizer tok = Tokenizer::from_file(dir);
+  ASSERT_TRUE(tok.special_prefix().empty());
+  const auto ctx = tok.encode("The quick brown fox");
+  const auto cont = tok.encode(" jumps");
+  CliRun text = yardstick("score", dir, R"({"context": "The quick brown fox", "continuation": " jumps"})" "\n");
+  CliRun ids = yardstick("score", dir, jsonl({{{"context_ids", ctx}, {"continuation_ids", cont}}}));
+  ASSERT_EQ(text.rc, 0) << text.err;
+  ASSERT_EQ(ids.rc, 0) << ids.err;
+  EXPECT_EQ(text.lines.at(0), ids.lines.at(0));
+
+  CliRun gen_text = yardstick("generate", dir, R"({"prompt": "The quick brown fox", "max_new_tokens": 6})" "\n");
+  CliRun gen_ids = yardstick("generate", dir, jsonl({{{"prompt_ids", ctx}, {"max_new_tokens", 6}}}));
+  ASSERT_EQ(gen_text.rc, 0) << gen_text.err;
+  EXPECT_EQ(gen_text.lines.at(0), gen_ids.lines.at(0));
 }
 
 TEST(CliText, StopStringCutsTheText) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 
 #include "engine/error.h"
 #include "engine/synthetic_model.h"
+#include "engine/tokenizer.h"
 #include "harness/run.h"
 #include "harness/synth_model.h"
 #include "tests/cli_process.h"
@@ -148,6 +150,23 @@ TEST(RunSynthetic, TinyGeneratesWhatTheSynthModelCheckpointOfTheSameSeedGenerate
     EXPECT_EQ(sa[i].doc_id, sb[i].doc_id);
     EXPECT_EQ(sa[i].prompt_tokens, sb[i].prompt_tokens);
     EXPECT_EQ(sa[i].output, sb[i].output) << "doc " << sa[i].doc_id;
+  }
+}
+
+TEST(RunSynthetic, PromptsGetExactlyTheSpecialTokensTheTokenizerAdds) {
+  // DeepSeek's tokenizer puts BOS before a text; a GPT-2 style one (SmolLM2's kind) adds nothing,
+  // and the prompt is then its bare encoding, though the model's config names a BOS.
+  fs::path dir = test::make_temp_dir("synthetic-special");
+  for (const auto& [name, tokenizer, extra] :
+       {std::tuple{"deepseek", default_tokenizer_dir(), 1}, {"gpt2", test::fixtures_dir() / "tokenizers" / "gpt2", 0}}) {
+    RunOptions o = tiny_run(dir / (std::string(name) + ".db"));
+    o.tokenizer = tokenizer.string();
+    const RunOutcome out = run_benchmarks(o, stderr);
+    ASSERT_EQ(out.written, 3) << name;
+    const Tokenizer tok = Tokenizer::from_file(tokenizer);
+    Store store(o.db);
+    for (const SampleRecord& s : store.samples(store.find_run(out.run_name)->id))
+      EXPECT_EQ(s.prompt_tokens, static_cast<int64_t>(tok.encode(s.prompt).size()) + extra) << name << " " << s.doc_id;
   }
 }
 

@@ -135,6 +135,10 @@ TEST_F(DeepSeekTokenizer, KnowsSpecialIdsAndSizes) {
   EXPECT_EQ(tok().token_bytes(254), " the");
   EXPECT_EQ(tok().token_bytes(100001), "<｜end▁of▁sentence｜>");
   EXPECT_EQ(tok().token_bytes(100020), "");   // embedding padding: no token
+  // Its post-processor (TemplateProcessing) puts BOS before a text and nothing after.
+  EXPECT_THAT(tok().special_prefix(), ElementsAre(100000));
+  EXPECT_TRUE(tok().special_suffix().empty());
+  EXPECT_THAT(tok().encode_with_special_tokens("Hi"), ElementsAre(100000, 11007));
 }
 
 TEST_F(DeepSeekTokenizer, DecodeInvertsEncodeOnGoldenTexts) {
@@ -330,6 +334,13 @@ TEST_F(TinyTokenizer, TreatsUnicodeWhitespaceAsOnigurumaDoes) {
   EXPECT_EQ(tok.decode(ids), "x\u3000ab");
 }
 
+TEST_F(TinyTokenizer, DropsBytesWithoutAToken) {
+  json j = tiny_tokenizer({}, {});
+  j["model"]["vocab"].erase("Ġ");
+  const Tokenizer tok = Tokenizer::from_file(write(j));
+  EXPECT_EQ(tok.encode(" ab"), tok.encode("ab"));
+}
+
 TEST_F(TinyTokenizer, MissingFileErrorNamesThePath) {
   const fs::path missing = dir_ / "nope.json";
   EXPECT_THAT(load_error(missing), HasSubstr(missing.string()));
@@ -356,7 +367,7 @@ TEST_F(TinyTokenizer, RefusesUnsupportedModelType) {
 
 TEST_F(TinyTokenizer, RefusesRegexesRe2CannotExpress) {
   json j = tiny_tokenizer({}, {});
-  j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\s+(?!\\S)";
+  j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(a)\\1";   // a backreference
   const fs::path file = write(j);
   const std::string err = load_error(file);
   EXPECT_THAT(err, HasSubstr(file.string()));
@@ -369,15 +380,28 @@ TEST_F(TinyTokenizer, RefusesUnsupportedPieces) {
     edit(j);
     EXPECT_THAT(load_error(write(j)), HasSubstr(what));
   };
-  refuses([](json& j) { j["normalizer"] = {{"type", "NFC"}}; }, "unsupported normalizer 'NFC'");
+  refuses([](json& j) { j["normalizer"] = {{"type", "Lowercase"}}; }, "unsupported normalizer 'Lowercase'");
   refuses([](json& j) { j["decoder"] = {{"type", "WordPiece"}}; }, "unsupported decoder");
   refuses([](json& j) { j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed"; },
           "unsupported Split behavior 'Removed'");
-  refuses([](json& j) { j["pre_tokenizer"]["pretokenizers"][1]["use_regex"] = true; }, "use_regex=true");
   refuses([](json& j) { j["pre_tokenizer"] = {{"type", "Whitespace"}}; },
           "unsupported pre-tokenizer type 'Whitespace'");
   refuses([](json& j) { j["model"]["merges"] = json::array({"a zz"}); }, "'zz' is not in the vocab");
-  refuses([](json& j) { j["model"]["vocab"].erase("Ġ"); }, "no token for byte 0x20");
+  refuses(
+      [](json& j) {
+        for (int b = 0; b < 200; ++b) {
+          std::string s;
+          unicode::append_utf8(s, byte_level_char(static_cast<uint8_t>(b)));
+          j["model"]["vocab"].erase(s);
+        }
+      },
+      "not a byte-level BPE vocab: no token for 200 of the 256 bytes");
+  refuses(
+      [](json& j) {
+        j["model"]["vocab"].erase("Ġ");
+        j["model"]["unk_token"] = "<eos>";
+      },
+      "unsupported BPE unk_token");
   refuses([](json& j) { j["added_tokens"][0]["lstrip"] = true; }, "unsupported option lstrip=true");
 }
 
