@@ -65,6 +65,13 @@ json read_json_file(const std::filesystem::path& file) {
   }
 }
 
+// Whether a run of this database was made on the model directory at `path`.
+bool model_dir_seen(Store& store, const std::string& path) {
+  for (const auto& r : store.runs())
+    if (r.config.contains("model") && r.config["model"].value("path", "") == path) return true;
+  return false;
+}
+
 // "synthetic:SPEC[:seed=N]" -> spec, seed.
 std::pair<std::string, uint64_t> parse_synthetic_model(const std::string& model) {
   std::string spec = model.substr(std::string_view(kSyntheticPrefix).size());
@@ -515,87 +522,109 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     plans.push_back(std::move(plan));
   }
   // The weights: hashed in the background (files not in the digest cache, in parallel) while
-  // the model loads, since both take about as long as reading the files once. Joined before the
-  // identity is complete; nothing is written to the run before that. When every digest is
-  // cached the identity comes first and the model loads only if there is work left.
+  // the model loads. When every digest is cached the identity comes first and the model loads
+  // only if there is work left. On a checkpoint's first use the identity waits for the hashing,
+  // one thread a file (a 10 GB shard takes ~4 s), unless this database has never run the model's
+  // directory (nor holds a run of the --run-name given): then no sample of the run can be stored
+  // yet (the directory's path is in its identity), so the engine starts on every planned sample
+  // at once and the writer's thread opens the run when the digest is done, before it stores
+  // anything.
   std::optional<LoadedModel> lm;
+  std::optional<PendingWeightsDigest> digest;
   if (!model.dir.empty()) {
-    PendingWeightsDigest digest(store, model.dir);
-    if (!digest.all_cached() && !options.rescore) {
-      const auto load_started = Clock::now();
-      lm = load_model(model, options, log);
-      out.load_seconds = seconds_since(load_started);
-      const auto wait_started = Clock::now();
-      model.record.weights_digest = digest.get();
-      out.hash_wait_seconds = seconds_since(wait_started);
-    } else {
-      model.record.weights_digest = digest.get();
-    }
-    out.weights_hashed = !digest.all_cached();
+    digest.emplace(store, model.dir);
+    out.weights_hashed = !digest->all_cached();
   }
-
-  json config = {{"schema_version", kSchemaVersion},
-                 {"model",
-                  {{"name", model.record.name},
-                   {"path", model.record.path},
-                   {"weights_digest", model.record.weights_digest},
-                   {"tokenizer_digest", model.record.tokenizer_digest},
-                   {"config_files_digest", model.record.config.value("config_files_digest", "")}}},
-                 {"engine", {{"backend", backend}, {"build", engine_build_string(backend)}}},
-                 {"prompt_style", prompt_style_name(style)},
-                 {"seed", options.seed},
-                 {"tasks", task_records}};
-  if (!options.suite.empty()) config["suite"] = options.suite;   // only when set: older runs keep their identity
-  // Code tasks: the interpreter and the sandbox's limits decide verdicts too (only then: other
-  // runs keep their identity).
-  if (std::any_of(plans.begin(), plans.end(), [](const TaskPlan& p) { return grades_by_execution(p.spec.scorer); }))
-    config["code_execution"] = execution_record(shared_python_executor());
-  std::string config_digest = sha256_hex(config.dump());
+  const bool first_use = digest && !digest->all_cached() && !options.rescore;
+  const bool defer_identity = first_use && !model_dir_seen(store, model.record.path) &&
+                              (options.run_name.empty() || !store.find_run(options.run_name));
+  if (first_use) {
+    const auto load_started = Clock::now();
+    lm = load_model(model, options, log);
+    out.load_seconds = seconds_since(load_started);
+  }
 
   std::vector<std::string> task_names;
   for (const auto& p : plans) task_names.push_back(p.spec.name);
-  out.run_name = options.run_name.empty()
-                     ? sanitize_name(fmt::format("{}-{}-{}", model.record.name, fmt::join(task_names, "+"),
-                                                 config_digest.substr(0, 8)))
-                     : options.run_name;
+  // The run's identity, from the weights' digest on; the run found by its name (or nullopt).
+  json config;
+  std::string config_digest;
+  auto identify = [&]() -> std::optional<RunRecord> {
+    if (digest) {
+      const auto wait_started = Clock::now();
+      model.record.weights_digest = digest->get();
+      out.hash_wait_seconds = seconds_since(wait_started);
+    }
+    config = {{"schema_version", kSchemaVersion},
+              {"model",
+               {{"name", model.record.name},
+                {"path", model.record.path},
+                {"weights_digest", model.record.weights_digest},
+                {"tokenizer_digest", model.record.tokenizer_digest},
+                {"config_files_digest", model.record.config.value("config_files_digest", "")}}},
+              {"engine", {{"backend", backend}, {"build", engine_build_string(backend)}}},
+              {"prompt_style", prompt_style_name(style)},
+              {"seed", options.seed},
+              {"tasks", task_records}};
+    if (!options.suite.empty()) config["suite"] = options.suite;   // only when set: older runs keep their identity
+    // Code tasks: the interpreter and the sandbox's limits decide verdicts too (only then: other
+    // runs keep their identity).
+    if (std::any_of(plans.begin(), plans.end(), [](const TaskPlan& p) { return grades_by_execution(p.spec.scorer); }))
+      config["code_execution"] = execution_record(shared_python_executor());
+    config_digest = sha256_hex(config.dump());
+    out.run_name = options.run_name.empty()
+                       ? sanitize_name(fmt::format("{}-{}-{}", model.record.name, fmt::join(task_names, "+"),
+                                                   config_digest.substr(0, 8)))
+                       : options.run_name;
+    auto found = store.find_run(out.run_name);
+    if (found && found->config_digest != config_digest)
+      throw InputError(fmt::format(
+          "run \"{}\" in {} was made with a different configuration (differs at {}); resume it with the options "
+          "it was started with, or give a new --run-name",
+          out.run_name, options.db.string(), describe_differences(found->config, config)));
+    return found;
+  };
+  // The run's record, made or marked running again.
+  auto open_record = [&](std::optional<RunRecord> run) -> RunRecord {
+    if (!run) {
+      RunRecord r;
+      r.name = out.run_name;
+      r.model_id = store.upsert_model(model.record);
+      r.tasks = fmt::to_string(fmt::join(task_names, ","));
+      r.config = config;
+      r.config_digest = config_digest;
+      r.engine_build = engine_build_string(backend);
+      r.seed = options.seed;
+      r.limit = options.limit;
+      r.status = "running";
+      r.id = store.create_run(r);
+      run = r;
+      out.created = true;
+    } else {
+      store.set_run_limit(run->id, options.limit);
+      store.set_run_status(run->id, "running");
+    }
+    fmt::print(log, "yardstick: run \"{}\" ({}) in {}\n", out.run_name, out.created ? "new" : "resuming",
+               options.db.string());
+    return *run;
+  };
 
-  auto run = store.find_run(out.run_name);
-  if (run && run->config_digest != config_digest)
-    throw InputError(fmt::format(
-        "run \"{}\" in {} was made with a different configuration (differs at {}); resume it with the options "
-        "it was started with, or give a new --run-name",
-        out.run_name, options.db.string(), describe_differences(run->config, config)));
-  if (options.rescore) {
-    if (!run) throw InputError(fmt::format("database {} has no run named \"{}\" to re-score", options.db.string(),
-                                           out.run_name));
-    out.written = regrade(store, *run);
-    out.metrics = compute_metrics(store, run->id);
-    return out;
+  std::optional<RunRecord> run;
+  std::set<SampleKey> done;
+  if (!defer_identity) {
+    run = identify();
+    if (options.rescore) {
+      if (!run) throw InputError(fmt::format("database {} has no run named \"{}\" to re-score", options.db.string(),
+                                             out.run_name));
+      out.written = regrade(store, *run);
+      out.metrics = compute_metrics(store, run->id);
+      return out;
+    }
+    run = open_record(std::move(run));
+    done = store.sample_keys(run->id);
   }
-
-  if (!run) {
-    RunRecord r;
-    r.name = out.run_name;
-    r.model_id = store.upsert_model(model.record);
-    r.tasks = fmt::to_string(fmt::join(task_names, ","));
-    r.config = config;
-    r.config_digest = config_digest;
-    r.engine_build = engine_build_string(backend);
-    r.seed = options.seed;
-    r.limit = options.limit;
-    r.status = "running";
-    r.id = store.create_run(r);
-    run = r;
-    out.created = true;
-  } else {
-    store.set_run_limit(run->id, options.limit);
-    store.set_run_status(run->id, "running");
-  }
-  fmt::print(log, "yardstick: run \"{}\" ({}) in {}\n", out.run_name, out.created ? "new" : "resuming",
-             options.db.string());
 
   // The plan, minus what the database already holds.
-  auto done = store.sample_keys(run->id);
   std::vector<PendingSample> pending;
   for (const auto& plan : plans) {
     size_t n_docs = plan.data.docs.size();
@@ -637,10 +666,16 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
       p.prompt = build_prompt(p.task->spec, p.task->data.exemplars, *p.doc, prompt_options);
     }
   }
-  fmt::print(log, "yardstick: {} samples planned, {} already stored, {} to generate ({})\n", out.planned,
-             out.already_done, pending.size(), model.gold ? "gold model: reference answers" : backend + " backend");
+  if (defer_identity)
+    fmt::print(log, "yardstick: {} samples planned, {} to generate ({} backend; the run opens when the weights' "
+               "digest is done)\n", out.planned, pending.size(), backend);
+  else
+    fmt::print(log, "yardstick: {} samples planned, {} already stored, {} to generate ({})\n", out.planned,
+               out.already_done, pending.size(), model.gold ? "gold model: reference answers" : backend + " backend");
 
-  Progress progress(out.run_name, static_cast<int64_t>(pending.size()), log);
+  const std::string label = defer_identity ? fmt::format("{}-{}", model.record.name, fmt::join(task_names, "+"))
+                                           : out.run_name;
+  Progress progress(label, static_cast<int64_t>(pending.size()), log);
   auto started = Clock::now();
   try {
     if (!pending.empty() && !model.gold && !lm) {
@@ -650,15 +685,22 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     }
     progress.restart_clock();   // tokens per second and the ETA count generation only
     started = Clock::now();
-    SampleWriter writer(store, progress);
+    // Deferred: the writer's thread opens the run (the store is its own from here to finish()).
+    std::function<int64_t()> open_run;
+    if (defer_identity) open_run = [&] {
+      run = open_record(identify());
+      return run->id;
+    };
+    SampleWriter writer(store, progress, std::move(open_run));
+    const int64_t run_id = run ? run->id : -1;   // -1: the writer fills it in
     try {
       if (pending.empty()) {
         // nothing to generate
       } else if (model.gold) {
-        answer_with_reference(pending, writer, run->id);
+        answer_with_reference(pending, writer, run_id);
       } else {
         out.engine_start_seconds = std::chrono::duration<double>(Clock::now() - options.started_at).count();
-        run_on_engine(*lm, options, pending, style == PromptStyle::Chat, prompt_bos, writer, run->id, out);
+        run_on_engine(*lm, options, pending, style == PromptStyle::Chat, prompt_bos, writer, run_id, out);
       }
     } catch (...) {
       // The engine failed: what finished before is still stored, then the engine's error goes up.
@@ -674,7 +716,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
     if (auto first = writer.first_submitted())
       out.first_result_seconds = std::chrono::duration<double>(*first - options.started_at).count();
   } catch (...) {
-    store.set_run_status(run->id, "failed");
+    if (run) store.set_run_status(run->id, "failed");
     throw;
   }
   out.generate_seconds = seconds_since(started);

@@ -6,8 +6,8 @@
 
 namespace yardstick {
 
-SampleWriter::SampleWriter(Store& store, Progress& progress)
-    : store_(store), progress_(progress), thread_([this] { loop(); }) {}
+SampleWriter::SampleWriter(Store& store, Progress& progress, std::function<int64_t()> open_run)
+    : store_(store), progress_(progress), open_run_(std::move(open_run)), thread_([this] { loop(); }) {}
 
 SampleWriter::~SampleWriter() {
   {
@@ -51,6 +51,15 @@ void SampleWriter::finish() {
 }
 
 void SampleWriter::loop() {
+  if (open_run_) {
+    try {
+      run_id_ = open_run_();
+    } catch (...) {
+      std::lock_guard guard(mu_);
+      failure_ = std::current_exception();
+      return;
+    }
+  }
   std::unique_lock lock(mu_);
   for (;;) {
     // Verdicts still being computed (the sandbox): look again soon even if nothing new comes.
@@ -85,6 +94,7 @@ void SampleWriter::store_ready(bool wait) {
     Graded& g = grading_.front();
     if (!wait && g.verdicts.wait_for(std::chrono::seconds(0)) != std::future_status::ready) break;
     ready.emplace_back(std::move(g.sample), g.verdicts.get());
+    if (open_run_) ready.back().first.run_id = run_id_;
     grading_.pop_front();
   }
   if (ready.empty()) return;

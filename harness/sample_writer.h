@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -29,7 +30,9 @@ class SampleWriter {
   using Clock = std::chrono::steady_clock;
 
   // The store is used by the writer's thread only, from here until finish() returns.
-  SampleWriter(Store& store, Progress& progress);
+  // open_run, when given, runs first on that thread (it may wait, e.g. for the weights' digest)
+  // and returns the run's id, which replaces every submitted sample's run_id.
+  SampleWriter(Store& store, Progress& progress, std::function<int64_t()> open_run = {});
   ~SampleWriter();   // stops the thread; what was not yet stored is dropped (call finish())
   SampleWriter(const SampleWriter&) = delete;
   SampleWriter& operator=(const SampleWriter&) = delete;
@@ -59,6 +62,8 @@ class SampleWriter {
 
   Store& store_;
   Progress& progress_;
+  std::function<int64_t()> open_run_;
+  int64_t run_id_ = -1;   // from open_run_
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<std::string, SampleRecord>> queue_;   // handed over, not yet graded

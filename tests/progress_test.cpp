@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/progress.h"
+#include "tests/captured_log.h"
 
 namespace yardstick {
 namespace {
@@ -18,13 +19,7 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string contents(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
-  return s;
-}
+using test::stream_contents;
 
 TEST(ProgressFormat, ShowsDoneTotalRateAndEta) {
   EXPECT_EQ(format_progress("run", {25, 100, 500, 10.0}), "run 25/100 (25%) | 50.0 tok/s | ETA 30s");
@@ -42,7 +37,7 @@ TEST(Progress, LogGetsPlainLinesEndingWithTheFinalState) {
   Progress p("job", 20, f, /*live=*/false);
   for (int i = 0; i < 20; ++i) p.advance(1, 0);
   p.finish();
-  std::string out = contents(f);
+  std::string out = stream_contents(f);
   std::fclose(f);
   EXPECT_THAT(out, Not(HasSubstr("\r")));
   EXPECT_THAT(out, HasSubstr("job 2/20 (10%)"));
@@ -59,7 +54,7 @@ TEST(Progress, TerminalGetsOneLineRedrawnInPlace) {
   Progress p("job", 3, f, /*live=*/true);
   p.advance(3, 30);
   p.finish();
-  std::string out = contents(f);
+  std::string out = stream_contents(f);
   std::fclose(f);
   EXPECT_THAT(out, HasSubstr("\rjob 3/3 (100%)"));
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
@@ -73,7 +68,7 @@ TEST(Progress, RestartingTheClockLeavesEarlierTimeOut) {
   p.restart_clock();
   p.advance(2, 10);
   p.finish();
-  std::string out = contents(f);
+  std::string out = stream_contents(f);
   std::fclose(f);
   auto last = out.substr(out.rfind('\n', out.size() - 2) + 1);
   EXPECT_THAT(last, HasSubstr("job 2/2 (100%)"));

@@ -17,6 +17,7 @@
 #include "harness/run.h"
 #include "harness/synth_model.h"
 #include "tests/cli_process.h"
+#include "tests/captured_log.h"
 #include "tests/db_query.h"
 #include "tests/test_paths.h"
 
@@ -131,13 +132,59 @@ TEST(RunSynthetic, TinyRunsAndItsIdentitySaysSyntheticAndUnhashed) {
   EXPECT_NE(other.run_name, first.run_name);
 }
 
-TEST(RunSynthetic, TinyGeneratesWhatTheSynthModelCheckpointOfTheSameSeedGenerates) {
-  fs::path dir = test::make_temp_dir("synthetic-same");
+// A tiny checkpoint directory with the DeepSeek tokenizer (yardstick synth-model).
+SynthOptions write_tiny_checkpoint(const fs::path& out, uint64_t seed) {
   SynthOptions so;
-  so.out = dir / "tiny";
-  so.seed = 4;
+  so.out = out;
+  so.seed = seed;
   so.tokenizer = default_tokenizer_dir();
   write_synth_model(so);
+  return so;
+}
+
+// A checkpoint's first use in a database: the engine starts before the weights are hashed and
+// the writer opens the run when the digest is done. The run and its samples are the ones an
+// undeferred run makes: the same name (identity), resumed with nothing left to do once the
+// digest is cached; and where the database has runs of the directory, the identity comes first.
+TEST(RunSynthetic, AFirstUseStartsTheEngineBeforeTheDigestAndOpensTheSameRun) {
+  fs::path dir = test::make_temp_dir("deferred-identity");
+  const SynthOptions so = write_tiny_checkpoint(dir / "tiny", 5);
+  const RunOptions o = tiny_run(dir / "runs.db", so.out.string());
+  RunOutcome first;
+  const std::string first_log = test::captured_log([&](std::FILE* log) { first = run_benchmarks(o, log); });
+  EXPECT_THAT(first_log, HasSubstr("the run opens when the weights' digest is done"));
+  EXPECT_TRUE(first.weights_hashed);
+  EXPECT_TRUE(first.created);
+  ASSERT_EQ(first.written, 3);
+  Store store(o.db);
+  auto run = store.find_run(first.run_name);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->status, "finished");
+  EXPECT_EQ(run->config.at("model").at("weights_digest").get<std::string>().size(), 64u);
+  EXPECT_EQ(query_int(o.db, "SELECT COUNT(*) FROM samples WHERE run_id = " + std::to_string(run->id)), 3);
+
+  const RunOutcome again = run_benchmarks(o, stderr);   // digests cached
+  EXPECT_EQ(again.run_name, first.run_name);
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.already_done, 3);
+  EXPECT_EQ(again.written, 0);
+
+  // New file times: hashed again, but this database knows the directory, so nothing is deferred
+  // and the stored samples are kept.
+  for (const auto& e : fs::directory_iterator(so.out))
+    if (e.path().extension() == ".safetensors") fs::last_write_time(e.path(), fs::file_time_type::clock::now());
+  RunOutcome touched;
+  const std::string touched_log = test::captured_log([&](std::FILE* log) { touched = run_benchmarks(o, log); });
+  EXPECT_TRUE(touched.weights_hashed);
+  EXPECT_THAT(touched_log, ::testing::Not(HasSubstr("the run opens when")));
+  EXPECT_EQ(touched.run_name, first.run_name);
+  EXPECT_EQ(touched.already_done, 3);
+  EXPECT_EQ(touched.written, 0);
+}
+
+TEST(RunSynthetic, TinyGeneratesWhatTheSynthModelCheckpointOfTheSameSeedGenerates) {
+  fs::path dir = test::make_temp_dir("synthetic-same");
+  const SynthOptions so = write_tiny_checkpoint(dir / "tiny", 4);
   RunOutcome from_disk = run_benchmarks(tiny_run(dir / "a.db", so.out.string()), stderr);
   RunOutcome in_memory = run_benchmarks(tiny_run(dir / "b.db", "synthetic:tiny:seed=4"), stderr);
   ASSERT_EQ(from_disk.written, 3);
