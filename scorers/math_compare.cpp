@@ -364,6 +364,13 @@ std::vector<MathEnv> random_points(const std::set<std::string>& symbols) {
 class Comparer {
  public:
   bool same(const MathNode& a, const MathNode& b) {
+    // A sign in front of an interval, set or tuple ("-[0,1)") belongs to it: equal only to the
+    // same structure with the same sign, never to a number or to the unsigned structure.
+    if (negated_structure(a) || negated_structure(b)) {
+      if (!negated_structure(a) || !negated_structure(b)) return false;
+      structure_ = true;
+      return same(a.children[0], b.children[0]);
+    }
     if (is_collection(a) && is_collection(b)) return unordered(a.children, b.children);
     if (a.kind == Kind::Relation && b.kind == Kind::Relation) return relations(a, b);
     if (a.kind == Kind::Relation) return relation_vs_value(a, b);
@@ -394,6 +401,9 @@ class Comparer {
 
  private:
   static bool is_collection(const MathNode& n) { return n.kind == Kind::List || n.kind == Kind::Set; }
+  static bool negated_structure(const MathNode& n) {
+    return n.kind == Kind::Neg && !is_scalar_kind(n.children[0].kind) && n.children[0].kind != Kind::PlusMinus;
+  }
 
   void note(const char* m) { last_method_ = m; }
 

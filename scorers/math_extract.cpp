@@ -6,6 +6,8 @@
 
 #include <re2/re2.h>
 
+#include "scorers/latex_expr.h"
+#include "scorers/math_equivalence.h"
 #include "scorers/text_util.h"
 
 namespace yardstick {
@@ -70,9 +72,87 @@ std::string answer_after(std::string_view rest) {
 // The last occurrence of `phrase` (ASCII, matched case-insensitively) in `text`; npos if none.
 size_t rfind_ci(std::string_view text, std::string_view phrase) { return ascii_lower(text).rfind(phrase); }
 
-const RE2& last_number_re() {
-  static const RE2 re(R"((-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?))");
+// A number as prose writes it: thousands grouped by ",", "\,", "{,}" or one space ("1 000"), a
+// decimal part, a "/q", or a bare decimal part (".4").
+const RE2& number_re() {
+  static const RE2 re(
+      R"((-?(?:\d{1,3}(?:(?:,|\\,|\{,\}| )\d{3})+\b(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+)?|\.\d+(?:/\d+)?)))");
   return re;
+}
+
+bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// Outputs longer than this are never read as one expression: no answer is that long.
+constexpr size_t kMaxWholeAnswer = 200;
+
+// How many of the whitespace-separated pieces of `text` hold a word: two or more ASCII letters in
+// a row that are not a command's name ("\frac", "\in").
+int count_words(std::string_view text) {
+  int words = 0;
+  bool counted_piece = false;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == ' ' || text[i] == '\t') {
+      counted_piece = false;
+      ++i;
+      continue;
+    }
+    if (!is_ascii_letter(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && is_ascii_letter(text[end])) ++end;
+    bool command = i > 0 && text[i - 1] == '\\';
+    if (!command && end - i >= 2 && !counted_piece) {
+      ++words;
+      counted_piece = true;
+    }
+    i = end;
+  }
+  return words;
+}
+
+// The output itself when it is one expression the parser reads ("\frac{10}{9}", "k = 3",
+// "[0, 1)", "Monday", "5 apples"): a single line, short, at most one word, and parsed whole after
+// cleaning. The parser reads words as text and cleaning drops words after a number as a unit, so
+// a sentence ("no numbers here") would parse too.
+std::optional<std::string> whole_expression(std::string_view text) {
+  std::string_view t = strip_decoration(text);
+  if (t.empty() || t.size() > kMaxWholeAnswer || t.find('\n') != std::string_view::npos) return std::nullopt;
+  if (count_words(t) > 1) return std::nullopt;
+  std::string cleaned = clean_math_answer(t);
+  auto tree = parse_latex_expr(cleaned);
+  if (!tree) return std::nullopt;
+  if (tree->kind == MathNodeKind::Text && cleaned.find_first_of(" \t") != std::string::npos) return std::nullopt;
+  return std::string(t);
+}
+
+// The last number of `text` that stands on its own (number_stands_alone); a sign glued to a word
+// or digit before it is a hyphen or a minus, not part of the number.
+std::optional<std::string> last_standalone_number(std::string_view text) {
+  re2::StringPiece input(text.data(), text.size());
+  re2::StringPiece number;
+  std::optional<std::string> last;
+  while (RE2::FindAndConsume(&input, number_re(), &number)) {
+    size_t begin = static_cast<size_t>(number.data() - text.data()), end = begin + number.size();
+    if (text[begin] == '-' && begin > 0 && std::isalnum(static_cast<unsigned char>(text[begin - 1]))) ++begin;
+    if (number_stands_alone(text, begin, end)) last = std::string(text.substr(begin, end - begin));
+  }
+  return last;
+}
+
+// marked_math_answer on text already converted by to_halfwidth.
+std::optional<ExtractedAnswer> marked_in(const std::string& text) {
+  if (auto boxed = last_boxed(text)) return ExtractedAnswer{*boxed, std::string(math_answer_method::kBoxed)};
+  for (auto [phrase, method] : {std::pair{std::string_view("final answer is"), math_answer_method::kFinalAnswer},
+                                std::pair{std::string_view("answer is"), math_answer_method::kAnswerIs}}) {
+    size_t p = rfind_ci(text, phrase);
+    if (p == std::string::npos) continue;
+    std::string answer = answer_after(std::string_view(text).substr(p + phrase.size()));
+    if (!answer.empty()) return ExtractedAnswer{answer, std::string(method)};
+  }
+  if (auto zh = chinese_marked_answer(text)) return ExtractedAnswer{*zh, std::string(math_answer_method::kChinese)};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -158,22 +238,62 @@ std::optional<std::string> chinese_marked_answer(std::string_view text) {
   return answer;
 }
 
+std::optional<std::string> last_math_segment(std::string_view text) {
+  std::optional<std::string> last;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '$') {
+      i += 2;   // an escaped dollar sign
+      continue;
+    }
+    std::string_view open, close;
+    if (text.substr(i).starts_with("$$")) {
+      open = close = "$$";
+    } else if (text[i] == '$') {
+      open = close = "$";
+    } else if (text.substr(i).starts_with("\\(")) {
+      open = "\\(", close = "\\)";
+    } else if (text.substr(i).starts_with("\\[")) {
+      open = "\\[", close = "\\]";
+    } else {
+      ++i;
+      continue;
+    }
+    size_t from = i + open.size(), end = from;
+    while ((end = text.find(close, end)) != std::string_view::npos && close == "$" && text[end - 1] == '\\') ++end;
+    if (end == std::string_view::npos) break;   // never closed: a truncated output
+    std::string_view inside = trim_ascii(text.substr(from, end - from));
+    if (!inside.empty()) last = std::string(inside);
+    i = end + close.size();
+  }
+  return last;
+}
+
+bool number_stands_alone(std::string_view text, size_t begin, size_t end) {
+  if (begin > 0) {
+    char before = text[begin - 1];
+    if (is_ascii_letter(before) || std::isdigit(static_cast<unsigned char>(before)) ||
+        std::string_view("\\_^{").find(before) != std::string_view::npos)
+      return false;
+  }
+  if (end < text.size()) {
+    char after = text[end];
+    if (is_ascii_letter(after) || std::isdigit(static_cast<unsigned char>(after)) ||
+        std::string_view("_^{}").find(after) != std::string_view::npos)
+      return false;
+  }
+  return begin < end;
+}
+
+std::optional<ExtractedAnswer> marked_math_answer(std::string_view output) { return marked_in(to_halfwidth(output)); }
+
 std::optional<ExtractedAnswer> extract_math_answer(std::string_view output) {
   std::string text = to_halfwidth(math_answer_region(output));
-  if (auto boxed = last_boxed(text)) return ExtractedAnswer{*boxed, std::string(math_answer_method::kBoxed)};
-  for (auto [phrase, method] : {std::pair{std::string_view("final answer is"), math_answer_method::kFinalAnswer},
-                                std::pair{std::string_view("answer is"), math_answer_method::kAnswerIs}}) {
-    size_t p = rfind_ci(text, phrase);
-    if (p == std::string::npos) continue;
-    std::string answer = answer_after(std::string_view(text).substr(p + phrase.size()));
-    if (!answer.empty()) return ExtractedAnswer{answer, std::string(method)};
-  }
-  if (auto zh = chinese_marked_answer(text)) return ExtractedAnswer{*zh, std::string(math_answer_method::kChinese)};
-  re2::StringPiece input(text);
-  re2::StringPiece number;
-  std::optional<std::string> last;
-  while (RE2::FindAndConsume(&input, last_number_re(), &number)) last = std::string(number.data(), number.size());
-  if (last) return ExtractedAnswer{*last, std::string(math_answer_method::kLastNumber)};
+  if (auto marked = marked_in(text)) return marked;
+  if (auto segment = last_math_segment(text))
+    return ExtractedAnswer{*segment, std::string(math_answer_method::kMathSegment)};
+  if (auto whole = whole_expression(text)) return ExtractedAnswer{*whole, std::string(math_answer_method::kWhole)};
+  if (auto number = last_standalone_number(text))
+    return ExtractedAnswer{*number, std::string(math_answer_method::kLastNumber)};
   return std::nullopt;
 }
 

@@ -92,6 +92,67 @@ TEST(ExtractMathAnswer, FallsBackToTheLastNumber) {
   EXPECT_FALSE(extract_math_answer("no numbers here at all"));
 }
 
+// Without a marker (chat models graded 0-shot answer like this), the answer is the last math
+// segment, else the whole output when it is one expression, and only then a number on its own.
+TEST(ExtractMathAnswer, ABareExpressionIsTheAnswerNotItsLastDigits) {
+  for (std::string_view bare : {"\\frac{13}{6}", "\\tfrac72", "\\dfrac{5}{12}", ".6", "2 000", "w = \\frac{2}{9}",
+                                "(1,4]", "x \\in [2, 7)", "3\\sqrt{6}", "Wednesday"}) {
+    auto a = extract(bare);
+    EXPECT_EQ(a.text, bare);
+    EXPECT_EQ(a.method, "whole") << bare;
+  }
+}
+
+TEST(ExtractMathAnswer, TheLastMathSegmentWithoutAMarker) {
+  EXPECT_EQ(extract("First $x=3$, so the area is $\\frac{9}{2}$.").text, "\\frac{9}{2}");
+  EXPECT_EQ(extract("First $x=3$, so the area is $\\frac{9}{2}$.").method, "math-segment");
+  EXPECT_EQ(extract("Hence \\(y = 7\\) holds.").text, "y = 7");
+  EXPECT_EQ(extract("We get\n\\[\\left( 2, \\frac{1}{3} \\right)\\]\nand stop.").text,
+            "\\left( 2, \\frac{1}{3} \\right)");
+  EXPECT_EQ(extract("It costs \\$5 and $$q^2 - 1$$ remains").text, "q^2 - 1");
+  EXPECT_EQ(extract("$\\frac{1}{6}$ and then $-[3,8)$").text, "-[3,8)");
+}
+
+TEST(LastMathSegment, SkipsEscapedDollarsAndTruncatedSegments) {
+  EXPECT_EQ(last_math_segment("pay \\$4 now"), std::nullopt);
+  EXPECT_EQ(last_math_segment("$a \\$ b$"), "a \\$ b");
+  EXPECT_EQ(last_math_segment("$5$ and then $\\frac{1}{"), "5");
+  EXPECT_EQ(last_math_segment("empty $ $ here"), std::nullopt);
+}
+
+TEST(ExtractMathAnswer, DigitsInsideAWordOrCommandAreNotANumber) {
+  EXPECT_FALSE(extract_math_answer("see figure B7c and table T4"));
+  EXPECT_FALSE(extract_math_answer("we use \\ref{lem3} here"));
+  EXPECT_FALSE(extract_math_answer("so we get \\frac19 hmm I think so"));
+  EXPECT_FALSE(extract_math_answer("look at x_5 and y^3 in the plot now"));
+  // A word with digits in it is one (wrong) text answer, not the digits.
+  EXPECT_EQ(extract("PQR5S").text, "PQR5S");
+}
+
+TEST(ExtractMathAnswer, ANumberStandingAloneIsTheLastResort) {
+  EXPECT_EQ(extract("Counting them one by one gives 31 in all").text, "31");
+  EXPECT_EQ(extract("Counting them one by one gives 31 in all").method, "last-number");
+  EXPECT_EQ(extract("we have 4 of them, then 2 500 more arrive").text, "2 500");
+  EXPECT_EQ(extract("the ratio comes to .25 overall").text, ".25");
+  EXPECT_EQ(extract("item A3 weighs 12 kilograms in total").text, "12");
+}
+
+TEST(NumberStandsAlone, GluedToLettersCommandsScriptsOrGroupsIsNot) {
+  auto alone = [](std::string_view text, std::string_view number) {
+    size_t at = text.find(number);
+    return number_stands_alone(text, at, at + number.size());
+  };
+  EXPECT_TRUE(alone("is 7.", "7"));
+  EXPECT_TRUE(alone("(7)", "7"));
+  EXPECT_TRUE(alone("共7个", "7"));
+  EXPECT_FALSE(alone("K7", "7"));
+  EXPECT_FALSE(alone("7m", "7"));
+  EXPECT_FALSE(alone("\\frac37", "37"));
+  EXPECT_FALSE(alone("x_7", "7"));
+  EXPECT_FALSE(alone("2^7", "7"));
+  EXPECT_FALSE(alone("\\sqrt{7}", "7"));
+}
+
 TEST(ExtractMathAnswer, StopsAtTheNextMinervaProblem) {
   auto a = extract("The answer is 5.\n\nProblem:\nFind $x$.\n\nSolution: \\boxed{9}");
   EXPECT_EQ(a.text, "5");
@@ -141,6 +202,27 @@ TEST(GradeMath, NoAnswerAndBadGoldAreStatuses) {
   auto bad = grade_math("\\boxed{4}", "the reference \\boxed{4");
   EXPECT_EQ(equivalence(bad).status, "bad_gold");
   EXPECT_EQ(strict(bad).status, "bad_gold");
+}
+
+// Garbage must not pass for the gold because a digit of it matches.
+TEST(GradeMath, GarbageAroundTheGoldDigitsIsWrong) {
+  EXPECT_FALSE(equivalence(grade_math("BQX3Z", "3")).correct);
+  EXPECT_FALSE(equivalence(grade_math("$-(0,2]$", "$2$")).correct);
+  EXPECT_FALSE(equivalence(grade_math("\\frac{1}{6}", "6")).correct);
+  EXPECT_FALSE(equivalence(grade_math("$y_4$", "4")).correct);
+  EXPECT_FALSE(strict(grade_math("BQX3Z", "3")).correct);
+}
+
+TEST(GradeMath, BareAnswersGradeAsTheirValue) {
+  EXPECT_TRUE(equivalence(grade_math("\\frac{13}{6}", "\\frac{13}{6}")).correct);
+  EXPECT_TRUE(equivalence(grade_math("$\\frac72$", "3.5")).correct);
+  EXPECT_TRUE(equivalence(grade_math("\\tfrac{5}{12}", "\\frac{5}{12}")).correct);
+  EXPECT_TRUE(equivalence(grade_math("$w = \\frac{2}{9}$", "\\frac29")).correct);
+  EXPECT_TRUE(equivalence(grade_math("$(1,4]$", "(1,4]")).correct);
+  EXPECT_FALSE(equivalence(grade_math("$(1,4]$", "[1,4]")).correct);
+  EXPECT_TRUE(equivalence(grade_math(".6", "\\frac35")).correct);
+  EXPECT_TRUE(equivalence(grade_math("2 000", "2000")).correct);
+  EXPECT_TRUE(equivalence(grade_math("Wednesday", "\\text{Wednesday}")).correct);
 }
 
 TEST(GradeMath, IsRegisteredForMath) {
