@@ -21,6 +21,7 @@
 
 #include "harness/progress.h"
 #include "harness/store.h"
+#include "scorers/registry.h"
 
 namespace yardstick {
 
@@ -52,7 +53,7 @@ class SampleWriter {
  private:
   struct Graded {
     SampleRecord sample;
-    std::future<std::vector<Verdict>> verdicts;
+    PendingVerdicts verdicts;
   };
   void loop();
   void store_ready(bool wait);

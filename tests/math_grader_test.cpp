@@ -225,6 +225,13 @@ TEST(GradeMath, BareAnswersGradeAsTheirValue) {
   EXPECT_TRUE(equivalence(grade_math("Wednesday", "\\text{Wednesday}")).correct);
 }
 
+TEST(GradeMath, TheVerdictCarriesTheScorerVersion) {
+  auto v = grade("math", "\\boxed{2}", "2");
+  EXPECT_EQ(v.at(0).detail.at("scorer_version"), scorer_version("math"));
+  EXPECT_EQ(v.at(1).detail.at("scorer_version"), scorer_version("math"));
+  EXPECT_GE(scorer_version("math"), 2);   // 2: the extraction order and equivalence of issue 15
+}
+
 TEST(GradeMath, IsRegisteredForMath) {
   EXPECT_TRUE(has_grader("math"));
   EXPECT_TRUE(grade("math", "\\boxed{\\dfrac{1}{2}}", "$\\frac12$").at(0).correct);
