@@ -463,15 +463,25 @@ class Comparer {
     return valid >= 2;
   }
 
+  // An equality chain of constants alone: "2(3+4) = 14".
+  static bool computation(const MathNode& rel) {
+    if (!std::all_of(rel.ops.begin(), rel.ops.end(), [](const std::string& op) { return op == "="; })) return false;
+    std::set<std::string> symbols;
+    collect_symbols(rel, symbols);
+    return symbols.empty();
+  }
+
   static bool all_equals(const MathNode& rel) {
     return std::all_of(rel.ops.begin(), rel.ops.end(), [](const std::string& op) { return op == "=" || op == "in"; });
   }
 
-  // "x = 5" (or "x = 2+3 = 5", "x \in [1,2]") against an answer without the variable: the last side.
-  // An inequality against an interval: the interval it describes.
+  // "x = 5" (or "x = 2+3 = 5", "x \in [1,2]") against an answer without the variable: the last side;
+  // so is the result of a computation without variables ("5 + 3 = 8", "\binom{5}{2} = 10"), never
+  // one side of an equation in variables ("x + 3 = 0" is not 0). An inequality against an
+  // interval: the interval it describes.
   bool relation_vs_value(const MathNode& rel, const MathNode& v) {
     if (all_equals(rel)) {
-      if (rel.children[0].kind != Kind::Symbol) return false;
+      if (rel.children[0].kind != Kind::Symbol && !computation(rel)) return false;
       return same(rel.children.back(), v);
     }
     auto interval = as_interval(rel);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <vector>
 
 #include <re2/re2.h>
 
@@ -141,6 +142,59 @@ std::optional<std::string> last_standalone_number(std::string_view text) {
   return last;
 }
 
+// A complete math segment: its trimmed content and where the whole segment, delimiters included,
+// lies in the text.
+struct MathSegment {
+  std::string_view inside;
+  size_t begin, end;
+};
+
+// Every complete, non-empty math segment of `text` in order ($$..$$, $..$, \(..\), \[..\]; an
+// escaped \$ is a dollar sign). An unclosed one (a truncated output) ends the scan.
+std::vector<MathSegment> math_segments(std::string_view text) {
+  std::vector<MathSegment> out;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '$') {
+      i += 2;   // an escaped dollar sign
+      continue;
+    }
+    std::string_view open, close;
+    if (text.substr(i).starts_with("$$")) {
+      open = close = "$$";
+    } else if (text[i] == '$') {
+      open = close = "$";
+    } else if (text.substr(i).starts_with("\\(")) {
+      open = "\\(", close = "\\)";
+    } else if (text.substr(i).starts_with("\\[")) {
+      open = "\\[", close = "\\]";
+    } else {
+      ++i;
+      continue;
+    }
+    size_t from = i + open.size(), end = from;
+    while ((end = text.find(close, end)) != std::string_view::npos && close == "$" && text[end - 1] == '\\') ++end;
+    if (end == std::string_view::npos) break;   // never closed: a truncated output
+    std::string_view inside = trim_ascii(text.substr(from, end - from));
+    if (!inside.empty()) out.push_back({inside, i, end + close.size()});
+    i = end + close.size();
+  }
+  return out;
+}
+
+// A segment that only names a variable ("$n$", "$a_1$"): prose mentions them after the answer
+// ("18 dollars, where $n$ is ..."); they are the answer only when nothing else is.
+bool names_a_variable(std::string_view segment) {
+  static const RE2 re(R"(^[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?$)");
+  return RE2::FullMatch(re2::StringPiece(segment.data(), segment.size()), re);
+}
+
+// `text` with every math segment blanked out (same length): the prose between them.
+std::string prose_only(std::string_view text, const std::vector<MathSegment>& segments) {
+  std::string out(text);
+  for (const auto& seg : segments) std::fill(out.begin() + seg.begin, out.begin() + seg.end, ' ');
+  return out;
+}
+
 // marked_math_answer on text already converted by to_halfwidth.
 std::optional<ExtractedAnswer> marked_in(const std::string& text) {
   if (auto boxed = last_boxed(text)) return ExtractedAnswer{*boxed, std::string(math_answer_method::kBoxed)};
@@ -239,33 +293,9 @@ std::optional<std::string> chinese_marked_answer(std::string_view text) {
 }
 
 std::optional<std::string> last_math_segment(std::string_view text) {
-  std::optional<std::string> last;
-  for (size_t i = 0; i < text.size();) {
-    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '$') {
-      i += 2;   // an escaped dollar sign
-      continue;
-    }
-    std::string_view open, close;
-    if (text.substr(i).starts_with("$$")) {
-      open = close = "$$";
-    } else if (text[i] == '$') {
-      open = close = "$";
-    } else if (text.substr(i).starts_with("\\(")) {
-      open = "\\(", close = "\\)";
-    } else if (text.substr(i).starts_with("\\[")) {
-      open = "\\[", close = "\\]";
-    } else {
-      ++i;
-      continue;
-    }
-    size_t from = i + open.size(), end = from;
-    while ((end = text.find(close, end)) != std::string_view::npos && close == "$" && text[end - 1] == '\\') ++end;
-    if (end == std::string_view::npos) break;   // never closed: a truncated output
-    std::string_view inside = trim_ascii(text.substr(from, end - from));
-    if (!inside.empty()) last = std::string(inside);
-    i = end + close.size();
-  }
-  return last;
+  auto segments = math_segments(text);
+  if (segments.empty()) return std::nullopt;
+  return std::string(segments.back().inside);
 }
 
 bool number_stands_alone(std::string_view text, size_t begin, size_t end) {
@@ -289,8 +319,20 @@ std::optional<ExtractedAnswer> marked_math_answer(std::string_view output) { ret
 std::optional<ExtractedAnswer> extract_math_answer(std::string_view output) {
   std::string text = to_halfwidth(math_answer_region(output));
   if (auto marked = marked_in(text)) return marked;
-  if (auto segment = last_math_segment(text))
-    return ExtractedAnswer{*segment, std::string(math_answer_method::kMathSegment)};
+  auto segments = math_segments(text);
+  if (!segments.empty()) {
+    // The last segment that is more than a variable's name, unless a number standing alone in
+    // the prose after it is the answer ("so $x = 4$ and the area is 16"); only variables: the
+    // last number of the prose, else the last of them.
+    std::string prose = prose_only(text, segments);
+    auto answer = std::find_if(segments.rbegin(), segments.rend(),
+                               [](const MathSegment& seg) { return !names_a_variable(seg.inside); });
+    size_t after = answer == segments.rend() ? 0 : answer->end;
+    if (auto number = last_standalone_number(std::string_view(prose).substr(after)))
+      return ExtractedAnswer{*number, std::string(math_answer_method::kLastNumber)};
+    const MathSegment& chosen = answer == segments.rend() ? segments.back() : *answer;
+    return ExtractedAnswer{std::string(chosen.inside), std::string(math_answer_method::kMathSegment)};
+  }
   if (auto whole = whole_expression(text)) return ExtractedAnswer{*whole, std::string(math_answer_method::kWhole)};
   if (auto number = last_standalone_number(text))
     return ExtractedAnswer{*number, std::string(math_answer_method::kLastNumber)};

@@ -3,8 +3,9 @@
 // "Final Answer: The final answer is $X$. I hope it is correct.", "The answer is X", and the
 // Chinese "答案是 X" / "所以答案是：N。", with full-width digits and punctuation read as ASCII;
 // without a marker (chat models graded 0-shot often answer with the bare answer), the last math
-// segment, the whole output when it is one expression, and only then the last number that stands
-// on its own. Pure functions of the text.
+// segment (unless a number standing on its own follows it in the prose; a segment that only names
+// a variable, "$n$", yields to any number), the whole output when it is one expression, and only
+// then the last number that stands on its own. Pure functions of the text.
 #pragma once
 
 #include <optional>

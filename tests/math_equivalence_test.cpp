@@ -340,6 +340,16 @@ TEST(MathAnswers, ALeadingNameIsNotPartOfTheValue) {
   EXPECT_FALSE(equiv("t \\in (0, 4]", "[0,4]"));
 }
 
+// "Last = is the value" for a computation without variables, never for an equation in them.
+TEST(MathAnswers, AComputationIsItsResult) {
+  EXPECT_TRUE(equiv("3 \\cdot 7 = 21", "21"));
+  EXPECT_TRUE(equiv("\\binom{6}{2} = 15", "15"));
+  EXPECT_TRUE(equiv("2(5+1) = 12 = 3 \\cdot 4", "12"));
+  EXPECT_FALSE(equiv("3 \\cdot 7 = 21", "3"));
+  EXPECT_FALSE(equiv("2y + 4 = 0", "0"));
+  EXPECT_FALSE(equiv("3 \\cdot 7 = 20", "21"));
+}
+
 TEST(MathAnswers, ASignInFrontOfAStructureBelongsToIt) {
   EXPECT_FALSE(equiv("-[2,6)", "6"));
   EXPECT_FALSE(equiv("-[2,6)", "[2,6)"));

@@ -113,6 +113,21 @@ TEST(ExtractMathAnswer, TheLastMathSegmentWithoutAMarker) {
   EXPECT_EQ(extract("$\\frac{1}{6}$ and then $-[3,8)$").text, "-[3,8)");
 }
 
+// Chat answers in prose: the answer often follows the last segment in plain words, or the last
+// segment only names a variable.
+TEST(ExtractMathAnswer, ANumberInTheProseAfterTheLastSegmentIsTheAnswer) {
+  EXPECT_EQ(extract("Since $y = 6$, the garden holds 42 plants.").text, "42");
+  EXPECT_EQ(extract("Since $y = 6$, the garden holds 42 plants.").method, "last-number");
+  EXPECT_EQ(extract("Each row has 9, so the total is 27, where $r$ counts rows.").text, "27");
+  EXPECT_EQ(extract("Take $p_1$ and $q$ together: 13 of them.").text, "13");
+  // Numbers before the last segment, or inside segments, don't beat it.
+  EXPECT_EQ(extract("With 3 steps we reach $\\frac{7}{4}$.").text, "\\frac{7}{4}");
+  EXPECT_EQ(extract("With 3 steps we reach $\\frac{7}{4}$.").method, "math-segment");
+  EXPECT_EQ(extract("After 2 tries, $z = 11$ and $w$ is free.").text, "z = 11");
+  // Only variables and no number: the last of them.
+  EXPECT_EQ(extract("Of the two, $a$ is smaller, so the larger is $b$").text, "b");
+}
+
 TEST(LastMathSegment, SkipsEscapedDollarsAndTruncatedSegments) {
   EXPECT_EQ(last_math_segment("pay \\$4 now"), std::nullopt);
   EXPECT_EQ(last_math_segment("$a \\$ b$"), "a \\$ b");
@@ -211,6 +226,13 @@ TEST(GradeMath, GarbageAroundTheGoldDigitsIsWrong) {
   EXPECT_FALSE(equivalence(grade_math("\\frac{1}{6}", "6")).correct);
   EXPECT_FALSE(equivalence(grade_math("$y_4$", "4")).correct);
   EXPECT_FALSE(strict(grade_math("BQX3Z", "3")).correct);
+}
+
+TEST(GradeMath, AComputationOrProseAfterTheLastSegmentGradesByItsResult) {
+  EXPECT_TRUE(equivalence(grade_math("So the cost is $4 \\times 6 = 24$.", "24")).correct);
+  EXPECT_TRUE(equivalence(grade_math("Since $y = 6$, the garden holds 42 plants.", "42")).correct);
+  EXPECT_FALSE(equivalence(grade_math("Since $y = 6$, the garden holds 42 plants.", "6")).correct);
+  EXPECT_FALSE(equivalence(grade_math("So the cost is $4 \\times 6 = 24$.", "6")).correct);
 }
 
 TEST(GradeMath, BareAnswersGradeAsTheirValue) {
