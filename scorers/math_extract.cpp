@@ -149,8 +149,14 @@ struct MathSegment {
   size_t begin, end;
 };
 
+const RE2& blank_line_re() {
+  static const RE2 re(R"(\n[ \t]*\n)");
+  return re;
+}
+
 // Every complete, non-empty math segment of `text` in order ($$..$$, $..$, \(..\), \[..\]; an
-// escaped \$ is a dollar sign). An unclosed one (a truncated output) ends the scan.
+// escaped \$ is a dollar sign). An opening delimiter that is never closed, or closed only past a
+// blank line, is none.
 std::vector<MathSegment> math_segments(std::string_view text) {
   std::vector<MathSegment> out;
   for (size_t i = 0; i < text.size();) {
@@ -173,7 +179,13 @@ std::vector<MathSegment> math_segments(std::string_view text) {
     }
     size_t from = i + open.size(), end = from;
     while ((end = text.find(close, end)) != std::string_view::npos && close == "$" && text[end - 1] == '\\') ++end;
-    if (end == std::string_view::npos) break;   // never closed: a truncated output
+    // Never closed (a truncated output, a stray "5$"), or closed only past a blank line, which
+    // TeX does not allow in math: not a delimiter.
+    if (end == std::string_view::npos || RE2::PartialMatch(re2::StringPiece(text.data() + from, end - from),
+                                                           blank_line_re())) {
+      i += open.size();
+      continue;
+    }
     std::string_view inside = trim_ascii(text.substr(from, end - from));
     if (!inside.empty()) out.push_back({inside, i, end + close.size()});
     i = end + close.size();

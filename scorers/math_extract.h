@@ -49,7 +49,8 @@ std::string_view math_answer_region(std::string_view output);
 std::optional<std::string> chinese_marked_answer(std::string_view halfwidth_text);
 
 // The content of the last complete math segment ($$..$$, $..$, \(..\), \[..\]; an escaped \$ is a
-// dollar sign, not a delimiter), trimmed; nullopt when there is none or it is empty.
+// dollar sign, not a delimiter, and so is one never closed or closed only past a blank line),
+// trimmed; nullopt when there is none or it is empty.
 std::optional<std::string> last_math_segment(std::string_view text);
 
 // Whether the number at text[begin, end) stands on its own: not glued to a letter ("AZ2A"), a

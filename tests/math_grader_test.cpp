@@ -135,6 +135,14 @@ TEST(LastMathSegment, SkipsEscapedDollarsAndTruncatedSegments) {
   EXPECT_EQ(last_math_segment("empty $ $ here"), std::nullopt);
 }
 
+// TeX allows no blank line in math: a "$" closed only past one is a stray dollar sign.
+TEST(LastMathSegment, ADelimiterClosedOnlyPastABlankLineIsNone) {
+  EXPECT_EQ(last_math_segment("It costs 5$.\n\nSo we get $y = 3$"), "y = 3");
+  EXPECT_EQ(last_math_segment("$$\n\\begin{aligned} a &= 1\\end{aligned}\n\nThen $b = 2$"), "b = 2");
+  EXPECT_EQ(last_math_segment("$$\na = 1\n$$"), "a = 1");
+  EXPECT_EQ(last_math_segment("so $x = 1$ and 5$ then \n \n more"), "x = 1");
+}
+
 TEST(ExtractMathAnswer, DigitsInsideAWordOrCommandAreNotANumber) {
   EXPECT_FALSE(extract_math_answer("see figure B7c and table T4"));
   EXPECT_FALSE(extract_math_answer("we use \\ref{lem3} here"));
