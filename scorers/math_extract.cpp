@@ -87,24 +87,44 @@ bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <
 constexpr size_t kMaxWholeAnswer = 200;
 
 // How many of the whitespace-separated pieces of `text` hold a word: two or more ASCII letters in
-// a row that are not a command's name ("\frac", "\in").
+// a row that are not a command's name ("\frac", "\in") nor inside a command's {argument}
+// ("\begin{pmatrix}", "\text{June 20}", "\overline{CD}": the command says what they are).
 int count_words(std::string_view text) {
   int words = 0;
   bool counted_piece = false;
+  std::vector<bool> groups;   // each open '{': whether it is a command's argument
+  size_t in_argument = 0;     // how many of them are
   for (size_t i = 0; i < text.size();) {
-    if (text[i] == ' ' || text[i] == '\t') {
+    char c = text[i];
+    if (c == ' ' || c == '\t') {
       counted_piece = false;
       ++i;
       continue;
     }
-    if (!is_ascii_letter(text[i])) {
+    if (c == '{' || c == '}') {
+      if (c == '{') {
+        size_t name_end = i;   // "\text {": a space may stand before the argument
+        while (name_end > 0 && text[name_end - 1] == ' ') --name_end;
+        size_t j = name_end;
+        while (j > 0 && is_ascii_letter(text[j - 1])) --j;
+        bool argument = j < name_end && j > 0 && text[j - 1] == '\\';
+        groups.push_back(argument);
+        in_argument += argument;
+      } else if (!groups.empty()) {
+        in_argument -= groups.back();
+        groups.pop_back();
+      }
+      ++i;
+      continue;
+    }
+    if (!is_ascii_letter(c)) {
       ++i;
       continue;
     }
     size_t end = i;
     while (end < text.size() && is_ascii_letter(text[end])) ++end;
     bool command = i > 0 && text[i - 1] == '\\';
-    if (!command && end - i >= 2 && !counted_piece) {
+    if (!command && in_argument == 0 && end - i >= 2 && !counted_piece) {
       ++words;
       counted_piece = true;
     }
@@ -113,14 +133,18 @@ int count_words(std::string_view text) {
   return words;
 }
 
-// The output itself when it is one expression the parser reads ("\frac{10}{9}", "k = 3",
-// "[0, 1)", "Monday", "5 apples"): a single line, short, at most one word, and parsed whole after
-// cleaning. The parser reads words as text and cleaning drops words after a number as a unit, so
+// The output itself when it is one expression ("\frac{10}{9}", "k = 3", "[0, 1)", "Monday",
+// "5 apples", "3:1"): a single line, short, and either ASCII free of words (what the parser can't
+// read, such as a ratio, is still compared as a string) or with at most one word and parsed whole
+// after cleaning (Chinese prose, "共有18个", has no ASCII word and must parse). The parser reads words as text and cleaning drops words after a number as a unit, so
 // a sentence ("no numbers here") would parse too.
 std::optional<std::string> whole_expression(std::string_view text) {
   std::string_view t = strip_decoration(text);
   if (t.empty() || t.size() > kMaxWholeAnswer || t.find('\n') != std::string_view::npos) return std::nullopt;
-  if (count_words(t) > 1) return std::nullopt;
+  const int words = count_words(t);
+  const bool ascii = std::all_of(t.begin(), t.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (words == 0 && ascii) return std::string(t);
+  if (words > 1) return std::nullopt;
   std::string cleaned = clean_math_answer(t);
   auto tree = parse_latex_expr(cleaned);
   if (!tree) return std::nullopt;

@@ -103,6 +103,22 @@ TEST(ExtractMathAnswer, ABareExpressionIsTheAnswerNotItsLastDigits) {
   }
 }
 
+// Letters in a command's {argument} are not words, and a wordless ASCII answer the parser can't
+// read is still the answer (compared as a string).
+TEST(ExtractMathAnswer, CommandArgumentsAndUnparsedFormulasAreOneExpression) {
+  for (std::string_view bare : {"\\begin{pmatrix} 4 \\\\ -9 \\end{pmatrix}", "\\text{March 3}", "\\overline{PQ}", "5:2",
+                                "7\\sqrt{2} \\text { square feet}", "\\begin{pmatrix} 1 & 0 \\\\ 2 & 5 \\end{pmatrix}"}) {
+    auto a = extract(bare);
+    EXPECT_EQ(a.text, bare);
+    EXPECT_EQ(a.method, "whole") << bare;
+  }
+  // Chinese prose has no ASCII word but is no expression: its number standing alone.
+  EXPECT_EQ(extract("她一共花了27元").text, "27");
+  EXPECT_EQ(extract("一共 27 本").text, "27");
+  // Two words outside any argument are prose.
+  EXPECT_EQ(extract("maybe \\text{March} 3 then").method, "last-number");
+}
+
 TEST(ExtractMathAnswer, TheLastMathSegmentWithoutAMarker) {
   EXPECT_EQ(extract("First $x=3$, so the area is $\\frac{9}{2}$.").text, "\\frac{9}{2}");
   EXPECT_EQ(extract("First $x=3$, so the area is $\\frac{9}{2}$.").method, "math-segment");
@@ -241,6 +257,15 @@ TEST(GradeMath, AComputationOrProseAfterTheLastSegmentGradesByItsResult) {
   EXPECT_TRUE(equivalence(grade_math("Since $y = 6$, the garden holds 42 plants.", "42")).correct);
   EXPECT_FALSE(equivalence(grade_math("Since $y = 6$, the garden holds 42 plants.", "6")).correct);
   EXPECT_FALSE(equivalence(grade_math("So the cost is $4 \\times 6 = 24$.", "6")).correct);
+}
+
+TEST(GradeMath, BareMatricesTextAndRatiosGradeWhole) {
+  EXPECT_TRUE(equivalence(grade_math("\\begin{pmatrix} 4 \\\\ -9 \\end{pmatrix}", "\\boxed{\\begin{pmatrix} 4 \\\\ -9 \\end{pmatrix}}")).correct);
+  EXPECT_FALSE(equivalence(grade_math("\\begin{pmatrix} 4 \\\\ -9 \\end{pmatrix}", "-9")).correct);
+  EXPECT_TRUE(equivalence(grade_math("\\text{March 3}", "\\text{March 3}")).correct);
+  EXPECT_FALSE(equivalence(grade_math("\\text{March 3}", "3")).correct);
+  EXPECT_TRUE(equivalence(grade_math("5:2", "5:2")).correct);
+  EXPECT_FALSE(equivalence(grade_math("5:2", "2")).correct);
 }
 
 TEST(GradeMath, BareAnswersGradeAsTheirValue) {
