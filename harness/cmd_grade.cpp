@@ -110,7 +110,7 @@ void run_grade(const GradeOptions& opts) {
     configure_shared_python_executor(code);
   }
   // All submitted before any is written: code tasks run their programs in parallel.
-  std::vector<std::future<std::vector<Verdict>>> grading;
+  std::vector<PendingVerdicts> grading;
   grading.reserve(items.size());
   for (const auto& item : items) grading.push_back(grade_async(spec.scorer, item.prediction, item.gold));
   OrderedWriter writer(items.size());

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -199,7 +200,7 @@ int64_t regrade(Store& store, const RunRecord& run) {
   auto families = scorer_families(run);
   auto samples = store.samples(run.id);
   // All submitted first: code is graded by the sandbox's workers in parallel.
-  std::vector<std::pair<int64_t, std::future<std::vector<Verdict>>>> grading;
+  std::vector<std::pair<int64_t, PendingVerdicts>> grading;
   grading.reserve(samples.size());
   for (const auto& s : samples) {
     auto family = families.find(s.task);
@@ -213,6 +214,25 @@ int64_t regrade(Store& store, const RunRecord& run) {
   for (auto& [id, verdicts] : grading) by_sample.emplace_back(id, verdicts.get());
   store.replace_verdicts(by_sample);
   return static_cast<int64_t>(samples.size());
+}
+
+// A run whose stored verdicts a different scorer version made can't be resumed: the new samples
+// would be graded by this version and the old ones not, and the metrics would mix the two.
+void refuse_older_verdicts(Store& store, const RunRecord& run, const std::vector<TaskPlan>& plans) {
+  auto stored = store.verdict_scorer_versions(run.id);
+  for (const auto& plan : plans) {
+    auto it = stored.find(plan.spec.name);
+    if (it == stored.end()) continue;
+    const int current = scorer_version(plan.spec.scorer);
+    std::set<int> others = it->second;
+    others.erase(current);
+    if (others.empty()) continue;
+    throw InputError(fmt::format(
+        "run \"{}\" in {}: task {}'s stored verdicts were graded by {} scorer version {}, this yardstick grades "
+        "with version {}; re-grade them first (yardstick run --rescore --run-name {} --db {}), then resume",
+        run.name, store.path().string(), plan.spec.name, plan.spec.scorer, fmt::join(others, ", "), current,
+        run.name, store.path().string()));
+  }
 }
 
 // Fills in what the plan knows of a sample and hands it to the writer thread.
@@ -601,6 +621,7 @@ RunOutcome run_benchmarks(const RunOptions& options, std::FILE* log) {
       run = r;
       out.created = true;
     } else {
+      refuse_older_verdicts(store, *run, plans);
       store.set_run_limit(run->id, options.limit);
       store.set_run_status(run->id, "running");
     }

@@ -92,7 +92,7 @@ void SampleWriter::store_ready(bool wait) {
   std::vector<std::pair<SampleRecord, std::vector<Verdict>>> ready;
   while (!grading_.empty()) {
     Graded& g = grading_.front();
-    if (!wait && g.verdicts.wait_for(std::chrono::seconds(0)) != std::future_status::ready) break;
+    if (!wait && !g.verdicts.ready()) break;
     ready.emplace_back(std::move(g.sample), g.verdicts.get());
     if (open_run_) ready.back().first.run_id = run_id_;
     grading_.pop_front();

@@ -22,6 +22,7 @@
 
 #include "harness/progress.h"
 #include "harness/store.h"
+#include "scorers/registry.h"
 
 namespace yardstick {
 
@@ -55,7 +56,7 @@ class SampleWriter {
  private:
   struct Graded {
     SampleRecord sample;
-    std::future<std::vector<Verdict>> verdicts;
+    PendingVerdicts verdicts;
   };
   void loop();
   void store_ready(bool wait);

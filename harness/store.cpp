@@ -496,6 +496,17 @@ std::vector<VerdictTally> Store::tally_verdicts(int64_t run_id) {
   return out;
 }
 
+std::map<std::string, std::set<int>> Store::verdict_scorer_versions(int64_t run_id) {
+  Stmt q(db_,
+         "SELECT DISTINCT s.task, COALESCE(json_extract(v.detail_json, '$.scorer_version'), 1) FROM verdicts v "
+         "JOIN samples s ON s.id = v.sample_id WHERE s.run_id = ?",
+         path_);
+  q.bind(1, run_id);
+  std::map<std::string, std::set<int>> out;
+  while (q.step()) out[q.text(0)].insert(static_cast<int>(q.i64(1)));
+  return out;
+}
+
 // ------------------------------------------------------------------ metrics
 
 void Store::replace_metrics(int64_t run_id, const std::vector<MetricRecord>& metrics) {

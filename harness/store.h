@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -132,6 +133,9 @@ class Store {
   // place (re-scoring).
   void replace_verdicts(const std::vector<std::pair<int64_t, std::vector<Verdict>>>& by_sample);
   std::vector<VerdictTally> tally_verdicts(int64_t run_id);
+  // Each task of the run with the scorer versions its stored verdicts were graded by
+  // (detail_json's scorer_version; 1 for verdicts stored before versions were recorded).
+  std::map<std::string, std::set<int>> verdict_scorer_versions(int64_t run_id);
 
   // --- metrics: replaces every metric of the run.
   void replace_metrics(int64_t run_id, const std::vector<MetricRecord>& metrics);

@@ -60,8 +60,9 @@ std::optional<CmathNumber> parse_match(std::string_view raw) {
   return n;
 }
 
-// Every number in `text` in order; a '-' glued to a preceding letter or digit is a hyphen or a
-// subtraction, not a sign.
+// Every number in `text` in order that stands on its own (number_stands_alone: not the "2" of
+// "x2" or of "\frac{1}{2}" read alone); a '-' glued to a preceding letter or digit is a hyphen
+// or a subtraction, not a sign.
 std::vector<CmathNumber> numbers_in(std::string_view text) {
   std::vector<CmathNumber> out;
   re2::StringPiece input(text.data(), text.size());
@@ -71,16 +72,19 @@ std::vector<CmathNumber> numbers_in(std::string_view text) {
     if (raw.starts_with("-") && match.data() > text.data() &&
         std::isalnum(static_cast<unsigned char>(match.data()[-1])))
       raw.remove_prefix(1);
+    size_t begin = static_cast<size_t>(raw.data() - text.data());
+    if (!number_stands_alone(text, begin, begin + raw.size())) continue;
     if (auto n = parse_match(raw)) out.push_back(std::move(*n));
   }
   return out;
 }
 
+// The answer the output marks, as the MATH extractor reads it (scorers/math_extract.h): the last
+// \boxed{}, "final answer is", "answer is", 答案是/答案为/答案：/答：.
 std::optional<std::string> marked_answer(const std::string& text) {
-  if (auto zh = chinese_marked_answer(text)) return zh;
-  size_t p = ascii_lower(text).rfind("answer is");
-  if (p == std::string::npos) return std::nullopt;
-  return text.substr(p + 9);
+  auto marked = marked_math_answer(text);
+  if (!marked) return std::nullopt;
+  return marked->text;
 }
 
 Verdict make_verdict(std::string_view scorer, const std::optional<CmathNumber>& pred,

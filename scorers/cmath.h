@@ -32,8 +32,10 @@ std::optional<CmathNumber> cmath_number(std::string_view text);
 // The gold: a bare number, or a solution text whose marked answer is one.
 std::optional<CmathNumber> cmath_gold(std::string_view gold);
 
-// strict: the first number after the last answer marker ("答案是", "答案为", "答案：", "答：",
-// "The answer is"); flexible: the last number before a line starting the next exemplar ("Q:").
+// strict: the first number of the marked answer, read as the MATH extractor reads it (the last
+// \boxed{}, "final answer is", "answer is", "答案是", "答案为", "答案：", "答："); flexible: the last
+// number before a line starting the next exemplar ("Q:"). Both read only numbers standing on
+// their own (not the "2" of "x2").
 std::optional<CmathNumber> cmath_extract_strict(std::string_view output);
 std::optional<CmathNumber> cmath_extract_flexible(std::string_view output);
 

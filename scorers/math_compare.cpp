@@ -364,6 +364,13 @@ std::vector<MathEnv> random_points(const std::set<std::string>& symbols) {
 class Comparer {
  public:
   bool same(const MathNode& a, const MathNode& b) {
+    // A sign in front of an interval, set or tuple ("-[0,1)") belongs to it: equal only to the
+    // same structure with the same sign, never to a number or to the unsigned structure.
+    if (negated_structure(a) || negated_structure(b)) {
+      if (!negated_structure(a) || !negated_structure(b)) return false;
+      structure_ = true;
+      return same(a.children[0], b.children[0]);
+    }
     if (is_collection(a) && is_collection(b)) return unordered(a.children, b.children);
     if (a.kind == Kind::Relation && b.kind == Kind::Relation) return relations(a, b);
     if (a.kind == Kind::Relation) return relation_vs_value(a, b);
@@ -394,6 +401,9 @@ class Comparer {
 
  private:
   static bool is_collection(const MathNode& n) { return n.kind == Kind::List || n.kind == Kind::Set; }
+  static bool negated_structure(const MathNode& n) {
+    return n.kind == Kind::Neg && !is_scalar_kind(n.children[0].kind) && n.children[0].kind != Kind::PlusMinus;
+  }
 
   void note(const char* m) { last_method_ = m; }
 
@@ -453,15 +463,25 @@ class Comparer {
     return valid >= 2;
   }
 
+  // An equality chain of constants alone: "2(3+4) = 14".
+  static bool computation(const MathNode& rel) {
+    if (!std::all_of(rel.ops.begin(), rel.ops.end(), [](const std::string& op) { return op == "="; })) return false;
+    std::set<std::string> symbols;
+    collect_symbols(rel, symbols);
+    return symbols.empty();
+  }
+
   static bool all_equals(const MathNode& rel) {
     return std::all_of(rel.ops.begin(), rel.ops.end(), [](const std::string& op) { return op == "=" || op == "in"; });
   }
 
-  // "x = 5" (or "x = 2+3 = 5", "x \in [1,2]") against an answer without the variable: the last side.
-  // An inequality against an interval: the interval it describes.
+  // "x = 5" (or "x = 2+3 = 5", "x \in [1,2]") against an answer without the variable: the last side;
+  // so is the result of a computation without variables ("5 + 3 = 8", "\binom{5}{2} = 10"), never
+  // one side of an equation in variables ("x + 3 = 0" is not 0). An inequality against an
+  // interval: the interval it describes.
   bool relation_vs_value(const MathNode& rel, const MathNode& v) {
     if (all_equals(rel)) {
-      if (rel.children[0].kind != Kind::Symbol) return false;
+      if (rel.children[0].kind != Kind::Symbol && !computation(rel)) return false;
       return same(rel.children.back(), v);
     }
     auto interval = as_interval(rel);

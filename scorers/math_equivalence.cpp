@@ -167,9 +167,11 @@ std::string strip_trailing_words(std::string s) {
   }
 }
 
-// A trailing unit in a text command: "10\text{ cm}^2", "5\mbox{ inches}", "3\mathrm{m}", "18\text{个}".
+// A trailing unit in a text command: "10\text{ cm}^2", "5\mbox{ inches}", "3\mathrm{m}", "18\text{个}",
+// "45\textbf{ degrees}".
 const RE2& trailing_unit_re() {
-  static const RE2 re(R"(^(.*\S)\s*\\(?:text|mbox|mathrm|textnormal|textrm)\{\s*[^{}\\0-9]+\}(?:\^\{?[23]\}?)?\s*$)");
+  static const RE2 re(
+      R"(^(.*\S)\s*\\(?:text|mbox|mathrm|textnormal|textrm|textbf|textit)\{\s*[^{}\\0-9]+\}(?:\^\{?[23]\}?)?\s*$)");
   return re;
 }
 
@@ -181,6 +183,23 @@ std::string strip_trailing_non_ascii(std::string s) {
   std::string before = trim(std::string_view(s).substr(0, end));
   if (before.empty() || !(std::isdigit(static_cast<unsigned char>(before.back())) || before.back() == '}')) return s;
   return before;
+}
+
+// "1 000" and "12 345 678" (spacing commands already read as spaces) as one number: a group of one
+// to three digits, then groups of exactly three, each after one space.
+std::string join_spaced_thousands(const std::string& s) {
+  static const RE2 run(R"((\b\d{1,3}(?: \d{3})+\b))");
+  std::string out;
+  re2::StringPiece input(s), match;
+  const char* copied = s.data();
+  while (RE2::FindAndConsume(&input, run, &match)) {
+    out.append(copied, match.data());
+    for (char c : match)
+      if (c != ' ') out += c;
+    copied = match.data() + match.size();
+  }
+  out.append(copied, s.data() + s.size());
+  return out;
 }
 
 }  // namespace
@@ -223,6 +242,7 @@ std::string clean_math_answer(std::string_view answer) {
   s = replace_spacing(s);
   for (std::string_view space : {"~", "\n"}) s = replace_all(s, space, " ");
   s = replace_all(s, "{,}", ",");   // "10{,}000": a thousands separator in braces
+  s = join_spaced_thousands(s);
   for (std::string_view cmd : {"\\text", "\\mbox", "\\mathrm"}) s = replace_all(s, std::string(cmd) + " {", std::string(cmd) + "{");
   s = replace_all(s, "\\%", "");
   s = replace_all(s, "%", "");

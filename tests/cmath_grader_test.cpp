@@ -46,6 +46,18 @@ TEST(CmathExtract, FlexibleReadsTheLastNumberBeforeTheNextExemplar) {
   EXPECT_EQ(value(cmath_extract_flexible("没有数字")), "<none>");
 }
 
+// The marked answer is read as the MATH extractor reads it, so a boxed answer counts too.
+TEST(CmathExtract, StrictReadsTheMarkedAnswerAsMathDoes) {
+  EXPECT_EQ(value(cmath_extract_strict("一共是 $\\boxed{36}$ 个。")), "36");
+  EXPECT_EQ(value(cmath_extract_strict("Final Answer: The final answer is $12$. I hope it is correct.")), "12");
+}
+
+TEST(CmathExtract, NumbersGluedToLettersOrCommandsAreSkipped) {
+  EXPECT_EQ(value(cmath_extract_strict("答案是：B2型号，共9台")), "9");
+  EXPECT_EQ(value(cmath_extract_flexible("一共有14个，见图A3")), "14");
+  EXPECT_EQ(value(cmath_extract_flexible("x_4 一共 25 元")), "25");
+}
+
 TEST(GradeCmath, ReturnsStrictThenFlexible) {
   auto v = grade_cmath("所以答案是：18。", "18");
   ASSERT_EQ(v.size(), 2u);

@@ -296,5 +296,68 @@ TEST(MathAnswers, UglyLatexFromModels) {
   EXPECT_FALSE(equiv("", "3"));
 }
 
+// Issue 15's failure classes, each with cases of this project's own.
+TEST(MathAnswers, ShorthandFractionArguments) {
+  EXPECT_TRUE(equiv("\\frac56i", "\\frac{5}{6}i"));
+  EXPECT_TRUE(equiv("\\tfrac94", "2.25"));
+  EXPECT_TRUE(equiv("\\cfrac{7}{8}", "\\frac78"));
+  EXPECT_TRUE(equiv("\\dfrac{1}{9}", "1/9"));
+  EXPECT_FALSE(equiv("\\frac56", "56"));
+  EXPECT_FALSE(equiv("\\frac56i", "\\frac56"));
+}
+
+TEST(MathAnswers, SpacingCommandsAndTextUnits) {
+  EXPECT_TRUE(equiv("4\\!\\cdot\\!10^{3}", "4000"));
+  EXPECT_TRUE(equiv("9\\;\\text{m}", "9"));
+  EXPECT_TRUE(equiv("60\\textbf{ seconds}", "60"));
+  EXPECT_TRUE(equiv("3\\mbox{ feet}", "3"));
+  EXPECT_TRUE(equiv("11\\quad\\text{coins}", "11"));
+  EXPECT_FALSE(equiv("60\\textbf{ seconds}", "61"));
+}
+
+TEST(MathAnswers, SpacedThousandsAndBareDecimals) {
+  EXPECT_TRUE(equiv("3 000", "3000"));
+  EXPECT_TRUE(equiv("4 321 000", "4321000"));
+  EXPECT_TRUE(equiv("7\\,500", "7500"));
+  EXPECT_TRUE(equiv(".8", "0.8"));
+  EXPECT_TRUE(equiv(".8", "\\frac45"));
+  EXPECT_FALSE(equiv("3 000", "300"));
+  EXPECT_FALSE(equiv(".8", "8"));
+}
+
+TEST(MathAnswers, FactoredAndExpandedFormsAgreeAtRandomPoints) {
+  EXPECT_TRUE(equiv("\\left(t-5\\right)\\left(t+5\\right)", "(t-5)(t+5)"));
+  EXPECT_TRUE(equiv("(t-5)(t+5)", "t^2-25"));
+  EXPECT_TRUE(equiv("2(a+1)^2", "2a^2+4a+2"));
+  EXPECT_TRUE(equiv("6\\sqrt2 + \\sqrt9", "6\\sqrt{2}+3"));
+  EXPECT_FALSE(equiv("(t-5)(t+4)", "t^2-25"));
+  EXPECT_FALSE(equiv("2(a+1)^2", "2a^2+4a+1"));
+}
+
+TEST(MathAnswers, ALeadingNameIsNotPartOfTheValue) {
+  EXPECT_TRUE(equiv("m = \\frac{3}{5}", "0.6"));
+  EXPECT_TRUE(equiv("t \\in (0, 4]", "(0,4]"));
+  EXPECT_FALSE(equiv("t \\in (0, 4]", "[0,4]"));
+}
+
+// "Last = is the value" for a computation without variables, never for an equation in them.
+TEST(MathAnswers, AComputationIsItsResult) {
+  EXPECT_TRUE(equiv("3 \\cdot 7 = 21", "21"));
+  EXPECT_TRUE(equiv("\\binom{6}{2} = 15", "15"));
+  EXPECT_TRUE(equiv("2(5+1) = 12 = 3 \\cdot 4", "12"));
+  EXPECT_FALSE(equiv("3 \\cdot 7 = 21", "3"));
+  EXPECT_FALSE(equiv("2y + 4 = 0", "0"));
+  EXPECT_FALSE(equiv("3 \\cdot 7 = 20", "21"));
+}
+
+TEST(MathAnswers, ASignInFrontOfAStructureBelongsToIt) {
+  EXPECT_FALSE(equiv("-[2,6)", "6"));
+  EXPECT_FALSE(equiv("-[2,6)", "[2,6)"));
+  EXPECT_FALSE(equiv("-\\{3,4\\}", "\\{3,4\\}"));
+  EXPECT_FALSE(equiv("-(1,2)", "-1"));
+  EXPECT_TRUE(equiv("-\\{3,4\\}", "-\\{4, 3\\}"));
+  EXPECT_TRUE(equiv("-\\left[2,6\\right)", "-[2,6)"));
+}
+
 }  // namespace
 }  // namespace yardstick

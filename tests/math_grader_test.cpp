@@ -92,6 +92,106 @@ TEST(ExtractMathAnswer, FallsBackToTheLastNumber) {
   EXPECT_FALSE(extract_math_answer("no numbers here at all"));
 }
 
+// Without a marker (chat models graded 0-shot answer like this), the answer is the last math
+// segment, else the whole output when it is one expression, and only then a number on its own.
+TEST(ExtractMathAnswer, ABareExpressionIsTheAnswerNotItsLastDigits) {
+  for (std::string_view bare : {"\\frac{13}{6}", "\\tfrac72", "\\dfrac{5}{12}", ".6", "2 000", "w = \\frac{2}{9}",
+                                "(1,4]", "x \\in [2, 7)", "3\\sqrt{6}", "Wednesday"}) {
+    auto a = extract(bare);
+    EXPECT_EQ(a.text, bare);
+    EXPECT_EQ(a.method, "whole") << bare;
+  }
+}
+
+// Letters in a command's {argument} are not words, and a wordless ASCII answer the parser can't
+// read is still the answer (compared as a string).
+TEST(ExtractMathAnswer, CommandArgumentsAndUnparsedFormulasAreOneExpression) {
+  for (std::string_view bare : {"\\begin{pmatrix} 4 \\\\ -9 \\end{pmatrix}", "\\text{March 3}", "\\overline{PQ}", "5:2",
+                                "7\\sqrt{2} \\text { square feet}", "\\begin{pmatrix} 1 & 0 \\\\ 2 & 5 \\end{pmatrix}"}) {
+    auto a = extract(bare);
+    EXPECT_EQ(a.text, bare);
+    EXPECT_EQ(a.method, "whole") << bare;
+  }
+  // Chinese prose has no ASCII word but is no expression: its number standing alone.
+  EXPECT_EQ(extract("她一共花了27元").text, "27");
+  EXPECT_EQ(extract("一共 27 本").text, "27");
+  // Two words outside any argument are prose.
+  EXPECT_EQ(extract("maybe \\text{March} 3 then").method, "last-number");
+}
+
+TEST(ExtractMathAnswer, TheLastMathSegmentWithoutAMarker) {
+  EXPECT_EQ(extract("First $x=3$, so the area is $\\frac{9}{2}$.").text, "\\frac{9}{2}");
+  EXPECT_EQ(extract("First $x=3$, so the area is $\\frac{9}{2}$.").method, "math-segment");
+  EXPECT_EQ(extract("Hence \\(y = 7\\) holds.").text, "y = 7");
+  EXPECT_EQ(extract("We get\n\\[\\left( 2, \\frac{1}{3} \\right)\\]\nand stop.").text,
+            "\\left( 2, \\frac{1}{3} \\right)");
+  EXPECT_EQ(extract("It costs \\$5 and $$q^2 - 1$$ remains").text, "q^2 - 1");
+  EXPECT_EQ(extract("$\\frac{1}{6}$ and then $-[3,8)$").text, "-[3,8)");
+}
+
+// Chat answers in prose: the answer often follows the last segment in plain words, or the last
+// segment only names a variable.
+TEST(ExtractMathAnswer, ANumberInTheProseAfterTheLastSegmentIsTheAnswer) {
+  EXPECT_EQ(extract("Since $y = 6$, the garden holds 42 plants.").text, "42");
+  EXPECT_EQ(extract("Since $y = 6$, the garden holds 42 plants.").method, "last-number");
+  EXPECT_EQ(extract("Each row has 9, so the total is 27, where $r$ counts rows.").text, "27");
+  EXPECT_EQ(extract("Take $p_1$ and $q$ together: 13 of them.").text, "13");
+  // Numbers before the last segment, or inside segments, don't beat it.
+  EXPECT_EQ(extract("With 3 steps we reach $\\frac{7}{4}$.").text, "\\frac{7}{4}");
+  EXPECT_EQ(extract("With 3 steps we reach $\\frac{7}{4}$.").method, "math-segment");
+  EXPECT_EQ(extract("After 2 tries, $z = 11$ and $w$ is free.").text, "z = 11");
+  // Only variables and no number: the last of them.
+  EXPECT_EQ(extract("Of the two, $a$ is smaller, so the larger is $b$").text, "b");
+}
+
+TEST(LastMathSegment, SkipsEscapedDollarsAndTruncatedSegments) {
+  EXPECT_EQ(last_math_segment("pay \\$4 now"), std::nullopt);
+  EXPECT_EQ(last_math_segment("$a \\$ b$"), "a \\$ b");
+  EXPECT_EQ(last_math_segment("$5$ and then $\\frac{1}{"), "5");
+  EXPECT_EQ(last_math_segment("empty $ $ here"), std::nullopt);
+}
+
+// TeX allows no blank line in math: a "$" closed only past one is a stray dollar sign.
+TEST(LastMathSegment, ADelimiterClosedOnlyPastABlankLineIsNone) {
+  EXPECT_EQ(last_math_segment("It costs 5$.\n\nSo we get $y = 3$"), "y = 3");
+  EXPECT_EQ(last_math_segment("$$\n\\begin{aligned} a &= 1\\end{aligned}\n\nThen $b = 2$"), "b = 2");
+  EXPECT_EQ(last_math_segment("$$\na = 1\n$$"), "a = 1");
+  EXPECT_EQ(last_math_segment("so $x = 1$ and 5$ then \n \n more"), "x = 1");
+}
+
+TEST(ExtractMathAnswer, DigitsInsideAWordOrCommandAreNotANumber) {
+  EXPECT_FALSE(extract_math_answer("see figure B7c and table T4"));
+  EXPECT_FALSE(extract_math_answer("we use \\ref{lem3} here"));
+  EXPECT_FALSE(extract_math_answer("so we get \\frac19 hmm I think so"));
+  EXPECT_FALSE(extract_math_answer("look at x_5 and y^3 in the plot now"));
+  // A word with digits in it is one (wrong) text answer, not the digits.
+  EXPECT_EQ(extract("PQR5S").text, "PQR5S");
+}
+
+TEST(ExtractMathAnswer, ANumberStandingAloneIsTheLastResort) {
+  EXPECT_EQ(extract("Counting them one by one gives 31 in all").text, "31");
+  EXPECT_EQ(extract("Counting them one by one gives 31 in all").method, "last-number");
+  EXPECT_EQ(extract("we have 4 of them, then 2 500 more arrive").text, "2 500");
+  EXPECT_EQ(extract("the ratio comes to .25 overall").text, ".25");
+  EXPECT_EQ(extract("item A3 weighs 12 kilograms in total").text, "12");
+}
+
+TEST(NumberStandsAlone, GluedToLettersCommandsScriptsOrGroupsIsNot) {
+  auto alone = [](std::string_view text, std::string_view number) {
+    size_t at = text.find(number);
+    return number_stands_alone(text, at, at + number.size());
+  };
+  EXPECT_TRUE(alone("is 7.", "7"));
+  EXPECT_TRUE(alone("(7)", "7"));
+  EXPECT_TRUE(alone("共7个", "7"));
+  EXPECT_FALSE(alone("K7", "7"));
+  EXPECT_FALSE(alone("7m", "7"));
+  EXPECT_FALSE(alone("\\frac37", "37"));
+  EXPECT_FALSE(alone("x_7", "7"));
+  EXPECT_FALSE(alone("2^7", "7"));
+  EXPECT_FALSE(alone("\\sqrt{7}", "7"));
+}
+
 TEST(ExtractMathAnswer, StopsAtTheNextMinervaProblem) {
   auto a = extract("The answer is 5.\n\nProblem:\nFind $x$.\n\nSolution: \\boxed{9}");
   EXPECT_EQ(a.text, "5");
@@ -141,6 +241,50 @@ TEST(GradeMath, NoAnswerAndBadGoldAreStatuses) {
   auto bad = grade_math("\\boxed{4}", "the reference \\boxed{4");
   EXPECT_EQ(equivalence(bad).status, "bad_gold");
   EXPECT_EQ(strict(bad).status, "bad_gold");
+}
+
+// Garbage must not pass for the gold because a digit of it matches.
+TEST(GradeMath, GarbageAroundTheGoldDigitsIsWrong) {
+  EXPECT_FALSE(equivalence(grade_math("BQX3Z", "3")).correct);
+  EXPECT_FALSE(equivalence(grade_math("$-(0,2]$", "$2$")).correct);
+  EXPECT_FALSE(equivalence(grade_math("\\frac{1}{6}", "6")).correct);
+  EXPECT_FALSE(equivalence(grade_math("$y_4$", "4")).correct);
+  EXPECT_FALSE(strict(grade_math("BQX3Z", "3")).correct);
+}
+
+TEST(GradeMath, AComputationOrProseAfterTheLastSegmentGradesByItsResult) {
+  EXPECT_TRUE(equivalence(grade_math("So the cost is $4 \\times 6 = 24$.", "24")).correct);
+  EXPECT_TRUE(equivalence(grade_math("Since $y = 6$, the garden holds 42 plants.", "42")).correct);
+  EXPECT_FALSE(equivalence(grade_math("Since $y = 6$, the garden holds 42 plants.", "6")).correct);
+  EXPECT_FALSE(equivalence(grade_math("So the cost is $4 \\times 6 = 24$.", "6")).correct);
+}
+
+TEST(GradeMath, BareMatricesTextAndRatiosGradeWhole) {
+  EXPECT_TRUE(equivalence(grade_math("\\begin{pmatrix} 4 \\\\ -9 \\end{pmatrix}", "\\boxed{\\begin{pmatrix} 4 \\\\ -9 \\end{pmatrix}}")).correct);
+  EXPECT_FALSE(equivalence(grade_math("\\begin{pmatrix} 4 \\\\ -9 \\end{pmatrix}", "-9")).correct);
+  EXPECT_TRUE(equivalence(grade_math("\\text{March 3}", "\\text{March 3}")).correct);
+  EXPECT_FALSE(equivalence(grade_math("\\text{March 3}", "3")).correct);
+  EXPECT_TRUE(equivalence(grade_math("5:2", "5:2")).correct);
+  EXPECT_FALSE(equivalence(grade_math("5:2", "2")).correct);
+}
+
+TEST(GradeMath, BareAnswersGradeAsTheirValue) {
+  EXPECT_TRUE(equivalence(grade_math("\\frac{13}{6}", "\\frac{13}{6}")).correct);
+  EXPECT_TRUE(equivalence(grade_math("$\\frac72$", "3.5")).correct);
+  EXPECT_TRUE(equivalence(grade_math("\\tfrac{5}{12}", "\\frac{5}{12}")).correct);
+  EXPECT_TRUE(equivalence(grade_math("$w = \\frac{2}{9}$", "\\frac29")).correct);
+  EXPECT_TRUE(equivalence(grade_math("$(1,4]$", "(1,4]")).correct);
+  EXPECT_FALSE(equivalence(grade_math("$(1,4]$", "[1,4]")).correct);
+  EXPECT_TRUE(equivalence(grade_math(".6", "\\frac35")).correct);
+  EXPECT_TRUE(equivalence(grade_math("2 000", "2000")).correct);
+  EXPECT_TRUE(equivalence(grade_math("Wednesday", "\\text{Wednesday}")).correct);
+}
+
+TEST(GradeMath, TheVerdictCarriesTheScorerVersion) {
+  auto v = grade("math", "\\boxed{2}", "2");
+  EXPECT_EQ(v.at(0).detail.at("scorer_version"), scorer_version("math"));
+  EXPECT_EQ(v.at(1).detail.at("scorer_version"), scorer_version("math"));
+  EXPECT_GE(scorer_version("math"), 2);   // 2: the extraction order and equivalence of issue 15
 }
 
 TEST(GradeMath, IsRegisteredForMath) {

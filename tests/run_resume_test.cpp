@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "scorers/registry.h"
 #include "tests/cli_process.h"
 #include "tests/db_query.h"
 #include "tests/test_paths.h"
@@ -163,6 +164,39 @@ TEST(RunGold, RescoreOfAnUnknownRunIsRefused) {
   Result r = yardstick({"run", "--db", db.string(), "--run-name", "nope", "--rescore"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("no run named \"nope\""));
+}
+
+// Verdicts record the scorer version that made them; a run graded by another version is not
+// resumed (the metrics would mix two graders) until --rescore has re-graded it.
+TEST(RunGold, ARunGradedByAnOlderScorerVersionIsRescoredBeforeItResumes) {
+  auto db = test::make_temp_dir("scorer-version") / "runs.db";
+  std::vector<std::string> args{"run", "--model", "gold", "--tasks", "math", "--db", db.string(),
+                                "--data-dir", data_dir(), "--run-name", "old", "--limit", "3"};
+  Result first = yardstick(args);
+  ASSERT_EQ(first.code, 0) << first.err;
+  const std::string versioned = "SELECT COUNT(*) FROM verdicts WHERE json_extract(detail_json, '$.scorer_version') = " +
+                                std::to_string(scorer_version("math"));
+  ASSERT_GT(scorer_version("math"), 1);
+  EXPECT_EQ(query_int(db, versioned), 6);
+  // As a run stored before versions were recorded: no scorer_version, which counts as 1.
+  exec_sql(db, "UPDATE verdicts SET detail_json = json_remove(detail_json, '$.scorer_version')");
+
+  auto more = args;
+  more.back() = "5";
+  Result refused = yardstick(more);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("run \"old\""));
+  EXPECT_THAT(refused.err, HasSubstr("math scorer version 1"));
+  EXPECT_THAT(refused.err, HasSubstr("--rescore"));
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples"), 3);
+
+  Result rescored = yardstick({"run", "--db", db.string(), "--run-name", "old", "--rescore"});
+  ASSERT_EQ(rescored.code, 0) << rescored.err;
+  EXPECT_EQ(query_int(db, versioned), 6);
+  Result resumed = yardstick(more);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM samples"), 5);
+  EXPECT_EQ(query_int(db, versioned), 10);
 }
 
 TEST(RunNames, ADifferentConfigurationUnderAnExistingNameIsRefused) {
