@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 
 #include "engine/error.h"
+#include "engine/gguf.h"
 #include "engine/sha256.h"
 
 namespace yardstick {
@@ -104,6 +105,10 @@ std::vector<std::string> sha256_files(const std::vector<std::filesystem::path>& 
 }
 
 std::vector<std::filesystem::path> weight_files(const std::filesystem::path& model_dir) {
+  if (const auto gguf = gguf_model_file(model_dir)) {
+    if (!std::filesystem::is_regular_file(*gguf)) throw ModelFileError(fmt::format("{}: no such file", gguf->string()));
+    return {*gguf};
+  }
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(model_dir, ec))

@@ -25,7 +25,8 @@ std::vector<std::string> sha256_files(const std::vector<std::filesystem::path>& 
                                       const std::atomic<bool>* cancel = nullptr);
 
 // The checkpoint files of a model directory (*.safetensors, pytorch_model*.bin and their
-// *.index.json), sorted by name. Throws ModelFileError when there are none.
+// *.index.json), sorted by name; of a GGUF model (a .gguf file, or a directory holding one and no
+// config.json), the .gguf file. Throws ModelFileError when there are none.
 std::vector<std::filesystem::path> weight_files(const std::filesystem::path& model_dir);
 
 // sha256 over the lines "<file name> <sha256>\n" of weight_files(model_dir).

@@ -13,6 +13,7 @@
 #include "datasets/checkout.h"
 #include "datasets/data_dir.h"
 #include "engine/error.h"
+#include "engine/gguf.h"
 #include "engine/sha256.h"
 #include "engine/synthetic_model.h"
 #include "engine/thread_pool.h"
@@ -133,18 +134,27 @@ ModelInfo inspect_model(Store& store, const RunOptions& options) {
   }
   std::error_code ec;
   info.dir = std::filesystem::canonical(model, ec);
-  if (ec || !std::filesystem::is_directory(info.dir))
-    throw InputError(fmt::format("--model {}: not a model directory (nor \"{}\", the built-in model, nor {}SPEC)",
+  const std::optional<std::filesystem::path> gguf = ec ? std::nullopt : gguf_model_file(info.dir);
+  if (ec || !(std::filesystem::is_directory(info.dir) || gguf))
+    throw InputError(fmt::format("--model {}: not a model directory nor a .gguf file (nor \"{}\", the built-in "
+                                 "model, nor {}SPEC)",
                                  model, kGoldModel, kSyntheticPrefix));
   // Parsing the config now gives a clear error for an unsupported model before any hashing.
   (void)load_model_config(info.dir);
   (void)weight_files(info.dir);   // none: fails now (listing reads no weights)
-  info.record.name = info.dir.filename().string();
+  info.record.name = gguf && !std::filesystem::is_directory(info.dir) ? info.dir.stem().string()
+                                                                       : info.dir.filename().string();
   info.record.path = info.dir.string();
   info.record.tokenizer_digest = tokenizer_digest(store, info.dir);
   info.chat_template = has_chat_template(info.dir);
-  info.record.config = {{"config.json", read_json_file(info.dir / "config.json")},
-                        {"config_files_digest", model_config_digest(store, info.dir)}};
+  if (gguf) {
+    // The shapes and special tokens are in the GGUF's metadata, which the weights digest covers.
+    info.record.config = {{"gguf", gguf->filename().string()},
+                          {"config", model_config_json(load_model_config(*gguf))}};
+  } else {
+    info.record.config = {{"config.json", read_json_file(info.dir / "config.json")},
+                          {"config_files_digest", model_config_digest(store, info.dir)}};
+  }
   return info;
 }
 
