@@ -11,6 +11,7 @@
 
 #include "engine/error.h"
 #include "engine/gguf.h"
+#include "engine/gguf_tokenizer.h"
 #include "engine/sha256.h"
 
 namespace yardstick {
@@ -163,6 +164,11 @@ std::string PendingWeightsDigest::get() {
 }
 
 std::string tokenizer_digest(Store& store, const std::filesystem::path& model_dir) {
+  if (const auto gguf = gguf_model_file(model_dir)) {
+    // The tokenizer is a part of the file (whose digest is the weights digest): what it says.
+    const std::optional<GgufTokenizerFiles> t = gguf_tokenizer_files(GgufFile(*gguf));
+    return t ? sha256_hex(t->tokenizer.dump() + "\n" + t->config.dump()) : std::string();
+  }
   return digest_of_present(store, model_dir, {"tokenizer.json", "tokenizer_config.json"});
 }
 

@@ -64,7 +64,9 @@ class PendingWeightsDigest {
 };
 
 // sha256 over the lines "<file name> <sha256>\n" of tokenizer.json and tokenizer_config.json
-// (those present); "" when the directory has neither.
+// (those present); "" when the directory has neither. Of a GGUF model, sha256 of its
+// tokenizer.ggml.* metadata restated as those two files (engine/gguf_tokenizer.h); "" when it
+// has no tokenizer.
 std::string tokenizer_digest(Store& store, const std::filesystem::path& model_dir);
 
 // The same over config.json and generation_config.json (shapes and special token ids).

@@ -14,6 +14,7 @@
 #include "datasets/data_dir.h"
 #include "engine/error.h"
 #include "engine/gguf.h"
+#include "engine/gguf_tokenizer.h"
 #include "engine/sha256.h"
 #include "engine/synthetic_model.h"
 #include "engine/thread_pool.h"
@@ -66,6 +67,7 @@ json read_json_file(const std::filesystem::path& file) {
 }
 
 bool has_chat_template(const std::filesystem::path& dir) {
+  if (const auto gguf = gguf_model_file(dir)) return gguf_chat_template(GgufFile(*gguf)).has_value();
   return std::filesystem::is_regular_file(dir / "tokenizer_config.json") &&
          read_json_file(dir / "tokenizer_config.json").contains("chat_template");
 }
@@ -110,16 +112,17 @@ ModelInfo inspect_model(Store& store, const RunOptions& options) {
     const json cfg = synthetic_config(info.synthetic_spec);
     (void)parse_model_config(cfg, model);   // an unsupported shape fails now
     info.tokenizer = options.tokenizer.empty() ? default_tokenizer_dir() : std::filesystem::path(options.tokenizer);
-    const bool tok_dir = std::filesystem::is_directory(info.tokenizer);
-    const auto tok_file = tok_dir ? info.tokenizer / "tokenizer.json" : info.tokenizer;
+    const std::optional<std::filesystem::path> tok_gguf = gguf_model_file(info.tokenizer);
+    const bool tok_dir = std::filesystem::is_directory(info.tokenizer) && !tok_gguf;
+    const auto tok_file = tok_gguf ? *tok_gguf : tok_dir ? info.tokenizer / "tokenizer.json" : info.tokenizer;
     if (!std::filesystem::is_regular_file(tok_file))
-      throw InputError(fmt::format("--tokenizer {}: no tokenizer.json there", info.tokenizer.string()));
+      throw InputError(fmt::format("--tokenizer {}: no tokenizer.json (nor .gguf) there", info.tokenizer.string()));
     const auto tok_folder = tok_dir ? info.tokenizer : info.tokenizer.parent_path();
     info.record.name = sanitize_name("synthetic-" + info.synthetic_spec);
     info.record.weights_digest = synthetic_weights_id(info.synthetic_spec, info.synthetic_seed, options.backend);
-    info.record.tokenizer_digest =
-        tok_dir ? tokenizer_digest(store, info.tokenizer) : cached_file_digest(store, info.tokenizer);
-    info.chat_template = has_chat_template(tok_folder);
+    info.record.tokenizer_digest = tok_gguf || tok_dir ? tokenizer_digest(store, tok_gguf ? *tok_gguf : info.tokenizer)
+                                                       : cached_file_digest(store, info.tokenizer);
+    info.chat_template = has_chat_template(tok_gguf ? *tok_gguf : tok_folder);
     info.record.config = {{"synthetic",
                            {{"spec", info.synthetic_spec},
                             {"seed", info.synthetic_seed},

@@ -12,15 +12,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "datasets/readers.h"
 #include "engine/error.h"
 #include "engine/ggml_quants.h"
+#include "engine/gguf_tokenizer.h"
 #include "engine/gguf_weights.h"
 #include "engine/model.h"
 #include "engine/model_config.h"
 #include "engine/sha256.h"
+#include "engine/tokenizer.h"
 #include "engine/weights.h"
 #include "harness/digests.h"
 #include "tests/checkpoint_writer.h"
+#include "tests/cli_process.h"
 #include "tests/error_message.h"
 #include "tests/test_paths.h"
 
@@ -536,10 +540,9 @@ struct TinyGguf {
   std::vector<test::OwnedTensor> hf;   // the HF tensors the GGUF was made from
 };
 
+// No tokenizer: a model that is used through ids (DESIGN.md: ids need no tokenizer).
 GgufToWrite llama_metadata(const ModelConfig& c) {
   GgufToWrite w;
-  std::vector<GgufValue> tokens;
-  for (int i = 0; i < c.vocab_size; ++i) tokens.push_back(gguf_string(fmt::format("t{}", i)));
   w.metadata = {{"general.architecture", gguf_string("llama")},
                 {"llama.block_count", gguf_u32(uint32_t(c.num_layers))},
                 {"llama.context_length", gguf_u32(uint32_t(c.max_position_embeddings))},
@@ -551,8 +554,7 @@ GgufToWrite llama_metadata(const ModelConfig& c) {
                 {"llama.rope.freq_base", gguf_f32(float(c.rope_theta))},
                 {"llama.rope.dimension_count", gguf_u32(uint32_t(c.head_dim))},
                 {"tokenizer.ggml.bos_token_id", gguf_u32(0)},
-                {"tokenizer.ggml.eos_token_id", gguf_u32(1)},
-                {"tokenizer.ggml.tokens", gguf_array(GgufValueType::String, std::move(tokens))}};
+                {"tokenizer.ggml.eos_token_id", gguf_u32(1)}};
   return w;
 }
 
@@ -725,6 +727,159 @@ TEST(GgufWeights, ADirectoryWithSeveralGgufFilesIsAmbiguous) {
   fs::copy_file(t.file, t.file.parent_path() / "other.gguf");
   EXPECT_THAT(test::model_file_error([&] { load_model_config(t.file.parent_path()); }),
               AllOf(HasSubstr("several GGUF files"), HasSubstr("model.gguf"), HasSubstr("other.gguf")));
+}
+
+// ---------------------------------------------------------------- the tokenizer in the metadata
+
+fs::path deepseek_reference_dir() { return test::shared_dir() / "reference" / "tokenizer"; }
+
+// DeepSeek LLM's vocabulary as llama.cpp's converter writes it (tokens by id; the 100,000 BPE
+// tokens NORMAL, BOS/EOS CONTROL, the 13 added characters USER_DEFINED; merges; pre
+// "deepseek-llm"), taken from the HF tokenizer.json in shared/, plus a chat template.
+GgufToWrite deepseek_vocab_gguf(const std::string& pre = "deepseek-llm") {
+  const nlohmann::json tj = read_json(deepseek_reference_dir() / "tokenizer.json");
+  std::vector<std::string> text(100015);
+  std::vector<int> type(text.size(), 1);
+  for (const auto& [token, id] : tj.at("model").at("vocab").items()) text.at(id.get<size_t>()) = token;
+  for (const auto& t : tj.at("added_tokens")) {
+    text.at(t.at("id").get<size_t>()) = t.at("content");
+    type.at(t.at("id").get<size_t>()) = t.at("special").get<bool>() ? 3 : 4;
+  }
+  std::vector<GgufValue> tokens, types, merges;
+  for (size_t i = 0; i < text.size(); ++i) {
+    tokens.push_back(gguf_string(text[i]));
+    types.push_back(gguf_i32(type[i]));
+  }
+  for (const auto& m : tj.at("model").at("merges")) merges.push_back(gguf_string(m.get<std::string>()));
+  GgufToWrite w;
+  w.metadata = {{"general.architecture", gguf_string("llama")},
+                {"tokenizer.ggml.model", gguf_string("gpt2")},
+                {"tokenizer.ggml.pre", gguf_string(pre)},
+                {"tokenizer.ggml.tokens", gguf_array(GgufValueType::String, std::move(tokens))},
+                {"tokenizer.ggml.token_type", gguf_array(GgufValueType::Int32, std::move(types))},
+                {"tokenizer.ggml.merges", gguf_array(GgufValueType::String, std::move(merges))},
+                {"tokenizer.ggml.bos_token_id", gguf_u32(100000)},
+                {"tokenizer.ggml.eos_token_id", gguf_u32(100001)},
+                {"tokenizer.ggml.add_bos_token", gguf_bool(true)},
+                {"tokenizer.chat_template", gguf_string("{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}")}};
+  return w;
+}
+
+TEST(GgufTokenizer, DeepseekVocabEncodesAsHfDoes) {
+  const fs::path file = write_file("gguf-tok-deepseek", encode_gguf(deepseek_vocab_gguf()));
+  ASSERT_TRUE(Tokenizer::present_in(file));
+  const Tokenizer tok = Tokenizer::from_file(file);
+  EXPECT_EQ(tok.vocab_size(), 100015);
+  EXPECT_EQ(tok.bos_id(), 100000);
+  EXPECT_EQ(tok.eos_id(), 100001);
+  EXPECT_EQ(tok.bos_token(), "<\uFF5Cbegin\u2581of\u2581sentence\uFF5C>");
+  EXPECT_EQ(tok.token_to_id("\u00FC"), 100014);   // a USER_DEFINED token: an added token, not byte 0xFC
+  // The 46 llama.cpp test strings, with the ids HF transformers gives them.
+  const nlohmann::json cases = read_json(deepseek_reference_dir() / "hf_ground_truth_vectors.json").at("cases");
+  ASSERT_EQ(cases.size(), 46u);
+  for (const auto& c : cases) {
+    const std::string text = c.at("text");
+    EXPECT_EQ(tok.encode(text), c.at("ids").get<std::vector<int32_t>>()) << text;
+    EXPECT_EQ(tok.decode(tok.encode(text)), text);
+  }
+  // And the first public golden texts (HumanEval, GSM8K, MATH, CMMLU, Unicode).
+  const std::vector<nlohmann::json> golden = read_jsonl(deepseek_reference_dir() / "golden_public.jsonl.gz");
+  for (size_t i = 0; i < golden.size(); i += 20)
+    EXPECT_EQ(tok.encode(golden[i].at("text").get<std::string>()), golden[i].at("ids").get<std::vector<int32_t>>())
+        << "golden line " << i;
+}
+
+TEST(GgufTokenizer, SpecialTokensAndTheChatTemplateComeFromTheMetadata) {
+  const fs::path file = write_file("gguf-tok-meta", encode_gguf(deepseek_vocab_gguf()));
+  const GgufFile g(file);
+  const std::optional<GgufTokenizerFiles> f = gguf_tokenizer_files(g);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->config.at("bos_token"), "<\uFF5Cbegin\u2581of\u2581sentence\uFF5C>");
+  EXPECT_EQ(f->config.at("eos_token"), "<\uFF5Cend\u2581of\u2581sentence\uFF5C>");
+  EXPECT_EQ(f->config.at("add_bos_token"), true);
+  EXPECT_FALSE(f->config.contains("pad_token"));
+  EXPECT_EQ(f->tokenizer.at("added_tokens").size(), 15u);
+  EXPECT_EQ(f->tokenizer.at("model").at("vocab").size(), 100000u);
+  EXPECT_EQ(gguf_chat_template(g), "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
+  EXPECT_EQ(f->config.at("chat_template"), *gguf_chat_template(g));
+  // A GGUF without the keys has no template and no tokenizer.
+  const fs::path none = write_file("gguf-tok-none", encode_gguf(llama_metadata(parse_model_config(
+                                                      block_llama_config_json(), "config.json"))));
+  EXPECT_EQ(gguf_chat_template(GgufFile(none)), std::nullopt);
+  EXPECT_EQ(gguf_tokenizer_files(GgufFile(none)), std::nullopt);
+  EXPECT_FALSE(Tokenizer::present_in(none));
+}
+
+TEST(GgufTokenizer, TheTokenizerDigestIsOfTheTokenizerMetadata) {
+  const fs::path file = write_file("gguf-tok-digest", encode_gguf(deepseek_vocab_gguf()));
+  Store store(file.parent_path() / "runs.db");
+  const std::string digest = tokenizer_digest(store, file);
+  const GgufTokenizerFiles f = *gguf_tokenizer_files(GgufFile(file));
+  EXPECT_EQ(digest, sha256_hex(f.tokenizer.dump() + "\n" + f.config.dump()));
+  EXPECT_EQ(tokenizer_digest(store, file.parent_path()), digest);
+  GgufToWrite w = deepseek_vocab_gguf();
+  for (auto& [key, v] : w.metadata)
+    if (key == "tokenizer.chat_template") v = gguf_string("{{ messages[0]['content'] }}");
+  const fs::path other = write_file("gguf-tok-digest2", encode_gguf(w));
+  EXPECT_NE(tokenizer_digest(store, other), digest);
+  const TinyGguf t = tiny_gguf("gguf-tok-digest3", false);   // no tokenizer in it
+  EXPECT_EQ(tokenizer_digest(store, t.file), "");
+}
+
+TEST(GgufTokenizer, EachKnownPreTokenizerName) {
+  for (const char* pre : {"default", "gpt-2", "smollm", "deepseek-llm", "llama-bpe", "qwen2"})
+    EXPECT_TRUE(gguf_known_pre_tokenizer(pre)) << pre;
+  EXPECT_FALSE(gguf_known_pre_tokenizer("falcon"));
+}
+
+TEST(GgufTokenizer, AnUnknownPreTokenizerIsNamed) {
+  const fs::path file = write_file("gguf-tok-pre", encode_gguf(deepseek_vocab_gguf("falcon")));
+  EXPECT_THAT(test::model_file_error([&] { Tokenizer::from_file(file); }),
+              AllOf(HasSubstr(file.string()), HasSubstr("tokenizer.ggml.pre"), HasSubstr("\"falcon\"")));
+}
+
+TEST(GgufTokenizer, SentencePieceIsRefusedByName) {
+  GgufToWrite w = deepseek_vocab_gguf();
+  for (auto& [key, v] : w.metadata)
+    if (key == "tokenizer.ggml.model") v = gguf_string("llama");
+  const fs::path file = write_file("gguf-tok-spm", encode_gguf(w));
+  EXPECT_THAT(test::model_file_error([&] { Tokenizer::from_file(file); }),
+              AllOf(HasSubstr(file.string()), HasSubstr("tokenizer.ggml.model"), HasSubstr("SentencePiece")));
+}
+
+TEST(GgufTokenizer, ASpecialTokenIdOutsideTheTokensIsNamed) {
+  GgufToWrite w = deepseek_vocab_gguf();
+  for (auto& [key, v] : w.metadata)
+    if (key == "tokenizer.ggml.eos_token_id") v = gguf_u32(200000);
+  const fs::path file = write_file("gguf-tok-eos", encode_gguf(w));
+  EXPECT_THAT(test::model_file_error([&] { Tokenizer::from_file(file); }),
+              AllOf(HasSubstr(file.string()), HasSubstr("tokenizer.ggml.eos_token_id"), HasSubstr("200000")));
+}
+
+TEST(GgufCli, ScoreAndTokenizeTakeAGgufFileOrItsDirectory) {
+  const TinyGguf t = tiny_gguf("gguf-cli", false);
+  const fs::path dir = test::make_temp_dir("gguf-cli-hf");
+  test::write_text(dir / "config.json", block_llama_config_json().dump());
+  test::write_safetensors_checkpoint(dir, t.hf);
+  const fs::path input = dir / "score.jsonl";
+  test::write_text(input, R"({"context_ids": [0, 5, 7], "continuation_ids": [4, 8, 2]})" "\n");
+  const test::CliResult hf = test::run_cli({"score", "--model", dir.string(), "--input", input.string()});
+  ASSERT_EQ(hf.code, 0) << hf.err;
+  for (const fs::path& model : {t.file, t.file.parent_path()}) {
+    const test::CliResult g = test::run_cli({"score", "--model", model.string(), "--input", input.string()});
+    ASSERT_EQ(g.code, 0) << g.err;
+    EXPECT_EQ(g.out, hf.out) << model;
+  }
+
+  const fs::path vocab = write_file("gguf-cli-tok", encode_gguf(deepseek_vocab_gguf()));
+  const fs::path text = dir / "tokenize.jsonl";
+  test::write_text(text, R"({"text": "Hello, 世界 123"})" "\n");
+  const test::CliResult a = test::run_cli({"tokenize", "--tokenizer", vocab.string(), "--input", text.string()});
+  const test::CliResult b =
+      test::run_cli({"tokenize", "--tokenizer", deepseek_reference_dir().string(), "--input", text.string()});
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
 }
 
 }  // namespace
