@@ -25,6 +25,7 @@
 #include "harness/digests.h"
 #include "tests/checkpoint_writer.h"
 #include "tests/cli_process.h"
+#include "tests/db_query.h"
 #include "tests/error_message.h"
 #include "tests/test_paths.h"
 
@@ -880,6 +881,56 @@ TEST(GgufCli, ScoreAndTokenizeTakeAGgufFileOrItsDirectory) {
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_EQ(a.out, b.out);
+}
+
+// A small random llama (C=32, one layer) with DeepSeek's vocabulary, quantized to Q8_0 as a
+// GGUF: `yardstick run` takes the file, and the run record names it and its digests.
+TEST(GgufCli, RunOfAGgufModelRecordsTheFileAndItsDigests) {
+  const fs::path data = test::shared_dir() / "datasets";
+  GgufToWrite w = deepseek_vocab_gguf();
+  const int64_t C = 32, F = 64, V = 100015;
+  const std::pair<const char*, uint32_t> hparams[] = {
+      {"llama.block_count", 1},        {"llama.context_length", 2048},     {"llama.embedding_length", C},
+      {"llama.feed_forward_length", F}, {"llama.attention.head_count", 2}, {"llama.attention.head_count_kv", 1}};
+  for (auto [key, v] : hparams) w.metadata.push_back({key, gguf_u32(v)});
+  w.metadata.push_back({"llama.attention.layer_norm_rms_epsilon", gguf_f32(1e-6f)});
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  auto matrix = [&](const char* name, int64_t rows, int64_t cols) {
+    std::vector<float> x(size_t(rows * cols));
+    for (float& v : x) v = normal(rng);
+    w.tensors.push_back({name, {cols, rows}, uint32_t(GgmlType::Q8_0), quantize_q8_0(x.data(), rows * cols)});
+  };
+  auto ones = [&](const char* name) {
+    const float one = 1.0f;
+    std::vector<std::byte> b(size_t(C) * 4);
+    for (int64_t i = 0; i < C; ++i) std::memcpy(b.data() + 4 * i, &one, 4);
+    w.tensors.push_back({name, {C}, uint32_t(GgmlType::F32), std::move(b)});
+  };
+  matrix("token_embd.weight", V, C);
+  ones("output_norm.weight");
+  ones("blk.0.attn_norm.weight");
+  ones("blk.0.ffn_norm.weight");
+  matrix("blk.0.attn_q.weight", C, C);
+  matrix("blk.0.attn_k.weight", C / 2, C);
+  matrix("blk.0.attn_v.weight", C / 2, C);
+  matrix("blk.0.attn_output.weight", C, C);
+  matrix("blk.0.ffn_gate.weight", F, C);
+  matrix("blk.0.ffn_up.weight", F, C);
+  matrix("blk.0.ffn_down.weight", C, F);
+  const fs::path file = write_file("gguf-run", encode_gguf(w), "tiny-deepseek.gguf");
+  const fs::path db = file.parent_path() / "runs.db";
+
+  const test::CliResult r = test::run_cli({"run", "--model", file.string(), "--tasks", "gsm8k", "--limit", "1",
+                                           "--max-new-tokens", "4", "--db", db.string(), "--data-dir", data.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Store store(file.parent_path() / "digests.db");
+  const std::string weights = sha256_hex(fmt::format("tiny-deepseek.gguf {}\n", sha256_file(file)));
+  EXPECT_EQ(test::query_int(db, fmt::format("select count(*) from models where name = 'tiny-deepseek' and path = '{}' "
+                                            "and weights_digest = '{}' and tokenizer_digest = '{}'",
+                                            fs::canonical(file).string(), weights, tokenizer_digest(store, file))),
+            1);
+  EXPECT_EQ(test::query_int(db, "select count(*) from samples"), 1);
 }
 
 }  // namespace
