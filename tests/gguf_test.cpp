@@ -646,6 +646,61 @@ TEST(GgufWeights, Q8_0TensorsDequantizeToTheReferenceWithQkUnpermuted) {
   }
 }
 
+// F16 matrices: those that need no row permutation are read in place (F16 views into the
+// mapping), q/k are decoded and un-permuted; both give the f16 values of the HF tensors.
+TEST(GgufWeights, F16TensorsAreReadInPlaceOrUnpermuted) {
+  const TinyGguf t = tiny_gguf("gguf-f16", false);
+  const GgufFile g(t.file);
+  GgufToWrite w = llama_metadata(t.cfg);
+  for (const GgufTensorInfo& ti : g.tensors()) {
+    const auto data = g.tensor_data(ti);
+    std::vector<std::byte> bytes(data.begin(), data.end());
+    uint32_t type = ti.type;
+    if (ti.dims.size() == 2) {
+      std::vector<std::byte> half(bytes.size() / 2);
+      for (size_t i = 0; i < bytes.size() / 4; ++i) {
+        float f;
+        std::memcpy(&f, bytes.data() + 4 * i, 4);
+        const uint16_t h = f32_to_f16(f);
+        std::memcpy(half.data() + 2 * i, &h, 2);
+      }
+      bytes = std::move(half);
+      type = uint32_t(GgmlType::F16);
+    }
+    w.tensors.push_back({ti.name, ti.dims, type, std::move(bytes)});
+  }
+  const fs::path file = write_file("gguf-f16b", encode_gguf(w));
+  const Weights weights = Weights::load(file, load_model_config(file));
+  for (const test::OwnedTensor& h : t.hf) {
+    const TensorView& v = weights.get(h.name);
+    const bool qk = h.name.ends_with("q_proj.weight") || h.name.ends_with("k_proj.weight");
+    if (h.shape.size() == 2) EXPECT_EQ(v.dtype, qk ? DType::F32 : DType::F16) << h.name;
+    std::vector<float> got(size_t(v.numel()));
+    v.to_f32(got.data());
+    for (size_t i = 0; i < got.size(); ++i) {
+      float f;
+      std::memcpy(&f, h.bytes.data() + 4 * i, 4);
+      const float want = h.shape.size() == 2 ? f16_to_f32(f32_to_f16(f)) : f;
+      ASSERT_EQ(got[i], want) << h.name << " " << i;
+    }
+  }
+}
+
+TEST(GgufWeights, ATensorWithNoLlamaCounterpartIsNamed) {
+  const TinyGguf t = tiny_gguf("gguf-extra", false);
+  const GgufFile g(t.file);
+  GgufToWrite w = llama_metadata(t.cfg);
+  for (const GgufTensorInfo& ti : g.tensors()) {
+    const auto data = g.tensor_data(ti);
+    w.tensors.push_back({ti.name, ti.dims, ti.type, {data.begin(), data.end()}});
+  }
+  w.tensors.push_back({"blk.0.attn_q.bias", {64}, uint32_t(GgmlType::F32), std::vector<std::byte>(256)});
+  const fs::path file = write_file("gguf-extra2", encode_gguf(w));
+  EXPECT_THAT(test::model_file_error([&] { Weights::load(file, load_model_config(file)); }),
+              AllOf(HasSubstr(file.string()), HasSubstr("tensor 'blk.0.attn_q.bias'"),
+                    HasSubstr("no LlamaForCausalLM tensor")));
+}
+
 TEST(GgufWeights, TheSameModelScoresTheSameAsSafetensorsAndGguf) {
   const TinyGguf t = tiny_gguf("gguf-e2e", false);
   const fs::path dir = test::make_temp_dir("gguf-e2e-hf");
