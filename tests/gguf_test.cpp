@@ -592,6 +592,17 @@ TinyGguf tiny_gguf(const char* tag, bool q8, const char* file_name = "model.gguf
   return t;
 }
 
+// The tiny model's file as a GgufToWrite again, for tests that change a tensor of it.
+GgufToWrite rewritable(const TinyGguf& t) {
+  const GgufFile g(t.file);
+  GgufToWrite w = llama_metadata(t.cfg);
+  for (const GgufTensorInfo& ti : g.tensors()) {
+    const auto data = g.tensor_data(ti);
+    w.tensors.push_back({ti.name, ti.dims, ti.type, {data.begin(), data.end()}});
+  }
+  return w;
+}
+
 TEST(GgufWeights, ConfigComesFromLlamaMetadata) {
   const TinyGguf t = tiny_gguf("gguf-cfg", false);
   const ModelConfig c = load_model_config(t.file);
@@ -650,24 +661,18 @@ TEST(GgufWeights, Q8_0TensorsDequantizeToTheReferenceWithQkUnpermuted) {
 // mapping), q/k are decoded and un-permuted; both give the f16 values of the HF tensors.
 TEST(GgufWeights, F16TensorsAreReadInPlaceOrUnpermuted) {
   const TinyGguf t = tiny_gguf("gguf-f16", false);
-  const GgufFile g(t.file);
-  GgufToWrite w = llama_metadata(t.cfg);
-  for (const GgufTensorInfo& ti : g.tensors()) {
-    const auto data = g.tensor_data(ti);
-    std::vector<std::byte> bytes(data.begin(), data.end());
-    uint32_t type = ti.type;
-    if (ti.dims.size() == 2) {
-      std::vector<std::byte> half(bytes.size() / 2);
-      for (size_t i = 0; i < bytes.size() / 4; ++i) {
-        float f;
-        std::memcpy(&f, bytes.data() + 4 * i, 4);
-        const uint16_t h = f32_to_f16(f);
-        std::memcpy(half.data() + 2 * i, &h, 2);
-      }
-      bytes = std::move(half);
-      type = uint32_t(GgmlType::F16);
+  GgufToWrite w = rewritable(t);
+  for (GgufTensorToWrite& ti : w.tensors) {
+    if (ti.dims.size() != 2) continue;
+    std::vector<std::byte> half(ti.bytes.size() / 2);
+    for (size_t i = 0; i < ti.bytes.size() / 4; ++i) {
+      float f;
+      std::memcpy(&f, ti.bytes.data() + 4 * i, 4);
+      const uint16_t h = f32_to_f16(f);
+      std::memcpy(half.data() + 2 * i, &h, 2);
     }
-    w.tensors.push_back({ti.name, ti.dims, type, std::move(bytes)});
+    ti.bytes = std::move(half);
+    ti.type = uint32_t(GgmlType::F16);
   }
   const fs::path file = write_file("gguf-f16b", encode_gguf(w));
   const Weights weights = Weights::load(file, load_model_config(file));
@@ -687,13 +692,7 @@ TEST(GgufWeights, F16TensorsAreReadInPlaceOrUnpermuted) {
 }
 
 TEST(GgufWeights, ATensorWithNoLlamaCounterpartIsNamed) {
-  const TinyGguf t = tiny_gguf("gguf-extra", false);
-  const GgufFile g(t.file);
-  GgufToWrite w = llama_metadata(t.cfg);
-  for (const GgufTensorInfo& ti : g.tensors()) {
-    const auto data = g.tensor_data(ti);
-    w.tensors.push_back({ti.name, ti.dims, ti.type, {data.begin(), data.end()}});
-  }
+  GgufToWrite w = rewritable(tiny_gguf("gguf-extra", false));
   w.tensors.push_back({"blk.0.attn_q.bias", {64}, uint32_t(GgmlType::F32), std::vector<std::byte>(256)});
   const fs::path file = write_file("gguf-extra2", encode_gguf(w));
   EXPECT_THAT(test::model_file_error([&] { Weights::load(file, load_model_config(file)); }),
@@ -742,14 +741,8 @@ TEST(GgufWeights, TheWeightsDigestCoversTheGgufFile) {
 }
 
 TEST(GgufWeights, UnsupportedQuantTypeNamesTheTensorAndTheType) {
-  TinyGguf t = tiny_gguf("gguf-iq", false);
-  GgufFile g(t.file);
   // The same tensors, one of them as IQ2_XS (a type this engine does not dequantize).
-  GgufToWrite w = llama_metadata(t.cfg);
-  for (const GgufTensorInfo& ti : g.tensors()) {
-    const auto data = g.tensor_data(ti);
-    w.tensors.push_back({ti.name, ti.dims, ti.type, {data.begin(), data.end()}});
-  }
+  GgufToWrite w = rewritable(tiny_gguf("gguf-iq", false));
   for (auto& ti : w.tensors)
     if (ti.name == "blk.1.ffn_up.weight") {
       ti.dims = {256, 24};   // the type needs 256-element rows; the shape check never runs
