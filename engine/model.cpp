@@ -69,7 +69,7 @@ LoadedModel open_model(const std::filesystem::path& dir, const ModelOptions& opt
     }
     case BackendKind::Cuda:
 #ifdef YARDSTICK_HAVE_CUDA
-      backend = make_cuda_backend(m.config, Weights::load(dir, m.config), options);
+      backend = make_cuda_backend(m.config, Weights::load(dir, m.config, DType::BF16), options);
       break;
 #else
       no_cuda();

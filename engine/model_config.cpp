@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/gguf.h"
 #include "engine/json_file.h"
 
 namespace yardstick {
@@ -277,7 +278,168 @@ ModelConfig parse_model_config(const json& cfg, const std::string& source) {
   return c;
 }
 
-ModelConfig load_model_config(const std::filesystem::path& model_dir) {
+namespace {
+
+// Metadata lookups of one GGUF file, each failure naming the file and the key.
+class GgufKeys {
+ public:
+  GgufKeys(const GgufFile& file, std::string arch) : file_(file), arch_(std::move(arch)) {}
+
+  [[noreturn]] void fail(std::string_view key, std::string_view what) const {
+    refuse(file_.path().string(), fmt::format("metadata '{}': {}", key, what));
+  }
+
+  std::string key(std::string_view suffix) const { return fmt::format("{}.{}", arch_, suffix); }
+
+  const GgufValue* find(std::string_view key) const { return file_.find(key); }
+
+  std::optional<int64_t> integer(const std::string& key) const {
+    const GgufValue* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->is_integer() || !v->as_int())
+      fail(key, fmt::format("must be an integer, got a {}", gguf_value_type_name(v->type)));
+    return v->as_int();
+  }
+
+  int positive(const std::string& key) const {
+    const std::optional<int64_t> v = integer(key);
+    if (!v) fail(key, "required key is missing");
+    if (*v <= 0 || *v > INT32_MAX) fail(key, fmt::format("must be a positive integer, got {}", *v));
+    return int(*v);
+  }
+
+  std::optional<double> number(const std::string& key) const {
+    const GgufValue* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->as_number()) fail(key, fmt::format("must be a number, got a {}", gguf_value_type_name(v->type)));
+    return v->as_number();
+  }
+
+  std::optional<int32_t> token_id(const std::string& key, int vocab_size) const {
+    const std::optional<int64_t> v = integer(key);
+    if (!v) return std::nullopt;
+    if (*v < 0 || *v >= vocab_size)
+      fail(key, fmt::format("token id {} is outside the vocabulary ({})", *v, vocab_size));
+    return int32_t(*v);
+  }
+
+ private:
+  const GgufFile& file_;
+  std::string arch_;
+};
+
+}  // namespace
+
+ModelConfig gguf_model_config(const GgufFile& file) {
+  const std::string source = file.path().string();
+  const GgufValue* arch_value = file.find("general.architecture");
+  if (!arch_value) refuse(source, "metadata 'general.architecture': required key is missing");
+  if (!arch_value->as_string())
+    refuse(source, "metadata 'general.architecture': must be a string");
+  const std::string arch = *arch_value->as_string();
+  if (arch != "llama") {
+    refuse(source, fmt::format("metadata 'general.architecture': unsupported architecture \"{}\" (only "
+                               "\"llama\")", arch));
+  }
+  const GgufKeys k(file, arch);
+
+  ModelConfig c;
+  c.architecture = "LlamaForCausalLM";
+  c.hidden_size = k.positive(k.key("embedding_length"));
+  c.intermediate_size = k.positive(k.key("feed_forward_length"));
+  c.num_layers = k.positive(k.key("block_count"));
+  c.num_heads = k.positive(k.key("attention.head_count"));
+  c.max_position_embeddings = k.positive(k.key("context_length"));
+  c.num_kv_heads = k.find(k.key("attention.head_count_kv")) ? k.positive(k.key("attention.head_count_kv"))
+                                                            : c.num_heads;
+  if (c.num_heads % c.num_kv_heads != 0) {
+    k.fail(k.key("attention.head_count_kv"), fmt::format("{} does not divide the {} query heads",
+                                                         c.num_kv_heads, c.num_heads));
+  }
+  if (k.find(k.key("attention.key_length"))) {
+    c.head_dim = k.positive(k.key("attention.key_length"));
+  } else {
+    if (c.hidden_size % c.num_heads != 0) {
+      k.fail(k.key("attention.head_count"), fmt::format("{} heads do not divide embedding_length {} and no "
+                                                        "attention.key_length is given", c.num_heads, c.hidden_size));
+    }
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  if (k.find(k.key("attention.value_length")) && k.positive(k.key("attention.value_length")) != c.head_dim)
+    k.fail(k.key("attention.value_length"), "differs from the key length (unsupported)");
+  if (c.head_dim % 2 != 0) k.fail(k.key("attention.key_length"), fmt::format("head size {} is odd; RoPE needs pairs", c.head_dim));
+  if (k.find(k.key("rope.dimension_count")) && k.positive(k.key("rope.dimension_count")) != c.head_dim) {
+    k.fail(k.key("rope.dimension_count"), fmt::format("{} rotary dimensions of a {}-wide head: partial rotary "
+                                                      "embedding is unsupported",
+                                                      k.positive(k.key("rope.dimension_count")), c.head_dim));
+  }
+  if (const GgufValue* t = k.find(k.key("rope.scaling.type"))) {
+    if (!t->as_string() || *t->as_string() != "none")
+      k.fail(k.key("rope.scaling.type"), "unsupported RoPE scaling (only plain RoPE is implemented)");
+  }
+  if (auto f = k.number(k.key("rope.scaling.factor")); f && *f != 1.0 && *f != 0.0)
+    k.fail(k.key("rope.scaling.factor"), fmt::format("unsupported RoPE scaling factor {}", *f));
+  if (file.find_tensor("rope_freqs.weight"))
+    refuse(source, "tensor 'rope_freqs.weight': unsupported RoPE frequency scaling (only plain RoPE is implemented)");
+  if (auto experts = k.integer(k.key("expert_count")); experts && *experts > 0)
+    k.fail(k.key("expert_count"), "mixture-of-experts models are unsupported");
+
+  if (auto eps = k.number(k.key("attention.layer_norm_rms_epsilon"))) {
+    if (!(*eps > 0)) k.fail(k.key("attention.layer_norm_rms_epsilon"), "must be positive");
+    c.rms_norm_eps = *eps;
+  } else {
+    k.fail(k.key("attention.layer_norm_rms_epsilon"), "required key is missing");
+  }
+  if (auto theta = k.number(k.key("rope.freq_base"))) {
+    if (!(*theta > 0)) k.fail(k.key("rope.freq_base"), "must be positive");
+    c.rope_theta = *theta;
+  }
+
+  // The vocabulary: the embedding's rows, which the token list (when present) must match.
+  const GgufTensorInfo* embed = file.find_tensor("token_embd.weight");
+  if (!embed) refuse(source, "tensor 'token_embd.weight' is missing");
+  if (embed->dims.size() != 2) refuse(source, "tensor 'token_embd.weight' is not a matrix");
+  if (embed->dims[1] > INT32_MAX) refuse(source, "tensor 'token_embd.weight' has too many rows");
+  c.vocab_size = int(embed->dims[1]);
+  if (const GgufValue* tokens = k.find("tokenizer.ggml.tokens")) {
+    if (!tokens->as_array()) k.fail("tokenizer.ggml.tokens", "must be an array");
+    if (tokens->as_array()->size() > size_t(c.vocab_size)) {
+      k.fail("tokenizer.ggml.tokens", fmt::format("{} tokens, but token_embd.weight has {} rows",
+                                                  tokens->as_array()->size(), c.vocab_size));
+    }
+  }
+  if (auto v = k.integer(k.key("vocab_size")); v && *v != c.vocab_size)
+    k.fail(k.key("vocab_size"), fmt::format("{}, but token_embd.weight has {} rows", *v, c.vocab_size));
+  c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
+
+  if (auto bos = k.token_id("tokenizer.ggml.bos_token_id", c.vocab_size)) c.bos_token_id = *bos;
+  if (auto eos = k.token_id("tokenizer.ggml.eos_token_id", c.vocab_size)) c.eos_token_ids = {*eos};
+  return c;
+}
+
+json model_config_json(const ModelConfig& c) {
+  json j = {{"architectures", {c.architecture}},
+            {"model_type", "llama"},
+            {"hidden_size", c.hidden_size},
+            {"intermediate_size", c.intermediate_size},
+            {"num_hidden_layers", c.num_layers},
+            {"num_attention_heads", c.num_heads},
+            {"num_key_value_heads", c.num_kv_heads},
+            {"head_dim", c.head_dim},
+            {"vocab_size", c.vocab_size},
+            {"max_position_embeddings", c.max_position_embeddings},
+            {"rms_norm_eps", c.rms_norm_eps},
+            {"rope_theta", c.rope_theta},
+            {"tie_word_embeddings", c.tie_word_embeddings},
+            {"bos_token_id", c.bos_token_id >= 0 ? json(c.bos_token_id) : json()},
+            {"eos_token_id", c.eos_token_ids}};
+  if (!c.torch_dtype.empty()) j["torch_dtype"] = c.torch_dtype;
+  return j;
+}
+
+ModelConfig load_model_config(const std::filesystem::path& model) {
+  if (const auto gguf = gguf_model_file(model)) return gguf_model_config(GgufFile(*gguf));
+  const std::filesystem::path& model_dir = model;
   const auto config_file = model_dir / "config.json";
   if (!std::filesystem::exists(config_file)) {
     throw ModelFileError(fmt::format("{}: no such file (is {} a model directory?)",

@@ -11,6 +11,8 @@
 
 namespace yardstick {
 
+class GgufFile;
+
 struct ModelConfig {
   std::string architecture;          // "LlamaForCausalLM"
   int hidden_size = 0;               // C
@@ -38,8 +40,22 @@ struct ModelConfig {
 // (another architecture, RoPE scaling, missing fields).
 ModelConfig parse_model_config(const nlohmann::json& config, const std::string& source);
 
+// The config of a GGUF model (general.architecture "llama": Llama, Mistral-style and DeepSeek
+// LLM conversions): {arch}.block_count, embedding_length, feed_forward_length,
+// attention.head_count(_kv), attention.key_length, attention.layer_norm_rms_epsilon,
+// rope.freq_base, rope.dimension_count, context_length; the vocabulary size from the rows of
+// token_embd.weight (tokenizer.ggml.tokens may not be longer, {arch}.vocab_size must equal it);
+// tied embeddings when output.weight is absent;
+// tokenizer.ggml.bos_token_id / eos_token_id. Throws ModelFileError naming the file and the key
+// for anything unsupported (another architecture, RoPE scaling, experts, a missing key).
+ModelConfig gguf_model_config(const GgufFile& file);
+
+// The config as HF's config.json spells it (for run records of models that have no config.json).
+nlohmann::json model_config_json(const ModelConfig& c);
+
 // Reads DIR/config.json and, where present, DIR/generation_config.json and
-// DIR/tokenizer_config.json for the special token ids.
-ModelConfig load_model_config(const std::filesystem::path& model_dir);
+// DIR/tokenizer_config.json for the special token ids. `model` may also be a .gguf file or a
+// directory holding one and no config.json (see gguf_model_file): then the GGUF metadata.
+ModelConfig load_model_config(const std::filesystem::path& model);
 
 }  // namespace yardstick

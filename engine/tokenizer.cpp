@@ -9,6 +9,8 @@
 #include "engine/added_vocabulary.h"
 #include "engine/bpe.h"
 #include "engine/error.h"
+#include "engine/gguf.h"
+#include "engine/gguf_tokenizer.h"
 #include "engine/piece_cache.h"
 #include "engine/pre_tokenizer.h"
 #include "engine/unicode.h"
@@ -167,9 +169,18 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
-bool Tokenizer::present_in(const fs::path& dir) { return fs::is_regular_file(dir / "tokenizer.json"); }
+bool Tokenizer::present_in(const fs::path& dir) {
+  if (const auto gguf = gguf_model_file(dir)) return GgufFile(*gguf).find("tokenizer.ggml.tokens") != nullptr;
+  return fs::is_regular_file(dir / "tokenizer.json");
+}
 
 Tokenizer Tokenizer::from_file(const fs::path& path) {
+  if (const auto gguf = gguf_model_file(path)) {
+    const GgufFile g(*gguf);
+    const std::optional<GgufTokenizerFiles> files = gguf_tokenizer_files(g);
+    if (!files) throw ModelFileError(fmt::format("{}: no tokenizer in this GGUF (no tokenizer.ggml.tokens)", gguf->string()));
+    return from_json(files->tokenizer, *gguf, &files->config, *gguf);
+  }
   fs::path file = path;
   if (fs::is_directory(path)) {
     file = path / "tokenizer.json";
@@ -180,7 +191,13 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
     throw ModelFileError(fmt::format("{}: tokenizer file not found", path.string()));
   }
 
-  const json root = read_json_file(file);
+  const fs::path config_file = file.parent_path() / "tokenizer_config.json";
+  const std::optional<json> config = fs::exists(config_file) ? std::optional(read_json_file(config_file)) : std::nullopt;
+  return from_json(read_json_file(file), file, config ? &*config : nullptr, config_file);
+}
+
+Tokenizer Tokenizer::from_json(const json& root, const fs::path& file, const json* config,
+                               const fs::path& config_file) {
   Tokenizer tok;
   try {
     const bool nfc = parse_normalizer(root.value("normalizer", json()));
@@ -208,11 +225,9 @@ Tokenizer Tokenizer::from_file(const fs::path& path) {
   for (int32_t id = 0; id < impl.bpe->id_limit(); ++id) impl.id_bytes[id] = impl.bpe->token_bytes(id);
   for (const auto& t : impl.added.tokens()) impl.id_bytes[t.id] = std::string_view(t.content);
 
-  const fs::path config_file = file.parent_path() / "tokenizer_config.json";
-  if (fs::exists(config_file)) {
-    const json config = read_json_file(config_file);
-    impl.bos_token = special_token_text(config, "bos_token");
-    impl.eos_token = special_token_text(config, "eos_token");
+  if (config) {
+    impl.bos_token = special_token_text(*config, "bos_token");
+    impl.eos_token = special_token_text(*config, "eos_token");
     for (const auto& [name, text] : {std::pair{"bos_token", impl.bos_token}, {"eos_token", impl.eos_token}}) {
       if (!text.empty() && !tok.token_to_id(text)) {
         throw ModelFileError(fmt::format("{}: {} '{}' is not a token of {}", config_file.string(), name, text, file.string()));

@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace yardstick {
 
 class Tokenizer {
@@ -29,9 +31,12 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
   // path: a tokenizer.json, or a model directory holding one (tokenizer_config.json beside
-  // it, when present, names the BOS/EOS tokens). Throws ModelFileError naming the file.
+  // it, when present, names the BOS/EOS tokens); or a GGUF model (a .gguf file, or a directory
+  // holding one and no config.json), whose tokenizer.ggml.* metadata is read
+  // (engine/gguf_tokenizer.h). Throws ModelFileError naming the file.
   static Tokenizer from_file(const std::filesystem::path& path);
-  // True when `dir` (a model directory) has a tokenizer.json.
+  // True when `dir` (a model directory) has a tokenizer.json, or names a GGUF model with
+  // tokenizer.ggml.tokens.
   static bool present_in(const std::filesystem::path& dir);
 
   // Text -> ids, no BOS added (HF encode(text, add_special_tokens=False)).
@@ -64,6 +69,10 @@ class Tokenizer {
 
  private:
   Tokenizer();
+  // tokenizer: a tokenizer.json's content, from `file`; config (may be null): a
+  // tokenizer_config.json's, from `config_file`.
+  static Tokenizer from_json(const nlohmann::json& tokenizer, const std::filesystem::path& file,
+                             const nlohmann::json* config, const std::filesystem::path& config_file);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

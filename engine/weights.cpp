@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/gguf.h"
+#include "engine/gguf_weights.h"
 #include "engine/json_file.h"
 #include "engine/safetensors.h"
 #include "engine/torch_checkpoint.h"
@@ -68,6 +70,7 @@ struct Weights::Impl {
   std::vector<fs::path> files;
   std::vector<SafetensorsFile> safetensors;
   std::vector<TorchCheckpoint> torch;
+  std::vector<GgufFile> gguf;
   std::vector<OwnedTensor> owned;   // from_memory: the bytes the views point into
   std::map<std::string, Entry, std::less<>> tensors;
 
@@ -86,6 +89,16 @@ struct Weights::Impl {
         throw ModelFileError(fmt::format("{}: tensor '{}' is also in {}", file.string(), v.name,
                                          files[it->second.file].string()));
       }
+    }
+  }
+
+  void open_gguf(const fs::path& file, DType dequantize_to) {
+    const GgufFile& g = gguf.emplace_back(file);
+    files.push_back(file);
+    for (TensorView& v : gguf_llama_tensors(g, owned, dequantize_to)) {
+      const std::string name = v.name;
+      if (!tensors.emplace(name, Entry{std::move(v), 0}).second)
+        throw ModelFileError(fmt::format("{}: tensor '{}' appears twice", file.string(), name));
     }
   }
 
@@ -115,9 +128,14 @@ Weights::~Weights() = default;
 Weights::Weights(Weights&&) noexcept = default;
 Weights& Weights::operator=(Weights&&) noexcept = default;
 
-Weights Weights::load_unchecked(const fs::path& model_dir) {
+Weights Weights::load_unchecked(const fs::path& model_dir, DType dequantize_to) {
   Weights w;
   Impl& impl = *w.impl_;
+  if (const std::optional<fs::path> gguf = gguf_model_file(model_dir)) {
+    impl.checkpoint = *gguf;
+    impl.open_gguf(*gguf, dequantize_to);
+    return w;
+  }
   // safetensors first: the same weights in both formats are read without unpickling anything.
   const std::pair<const char*, Format> single[] = {{"model.safetensors", Format::Safetensors},
                                                    {"pytorch_model.bin", Format::Torch}};
@@ -142,8 +160,8 @@ Weights Weights::load_unchecked(const fs::path& model_dir) {
                   model_dir.string()));
 }
 
-Weights Weights::load(const fs::path& model_dir, const ModelConfig& cfg) {
-  Weights w = load_unchecked(model_dir);
+Weights Weights::load(const fs::path& model_dir, const ModelConfig& cfg, DType dequantize_to) {
+  Weights w = load_unchecked(model_dir, dequantize_to);
   check_weights_against_config(w, cfg);
   return w;
 }

@@ -1,5 +1,6 @@
-// The tensors of a checkpoint: safetensors (single or sharded) read through mmap, or PyTorch
-// pytorch_model*.bin (zip + pickle, single or sharded). One owner for all mapped files.
+// The tensors of a checkpoint: safetensors (single or sharded) read through mmap, PyTorch
+// pytorch_model*.bin (zip + pickle, single or sharded), or a GGUF file (engine/gguf_weights.h:
+// dequantized at load, under HF names). One owner for all mapped files.
 #pragma once
 
 #include <filesystem>
@@ -33,11 +34,13 @@ class Weights {
   // against cfg (names as in HF LlamaForCausalLM: model.embed_tokens.weight,
   // model.layers.{i}.self_attn.q_proj.weight, ..., model.norm.weight, lm_head.weight).
   // Throws ModelFileError naming the file and tensor on a missing, misshapen, truncated or
-  // corrupt tensor.
-  static Weights load(const std::filesystem::path& model_dir, const ModelConfig& cfg);
+  // corrupt tensor. model_dir may also name a GGUF model (engine/gguf.h: gguf_model_file);
+  // its quantized tensors are dequantized into `dequantize_to` (F32, BF16 or F16).
+  static Weights load(const std::filesystem::path& model_dir, const ModelConfig& cfg,
+                      DType dequantize_to = DType::F32);
 
   // Loads without checking against a config (inspection, tests).
-  static Weights load_unchecked(const std::filesystem::path& model_dir);
+  static Weights load_unchecked(const std::filesystem::path& model_dir, DType dequantize_to = DType::F32);
 
   // Tensors held in memory; `label` stands in for the file in files() and in error messages
   // ("synthetic:7b"). Checked against cfg as load() does.

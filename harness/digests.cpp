@@ -10,6 +10,8 @@
 #include <fmt/core.h>
 
 #include "engine/error.h"
+#include "engine/gguf.h"
+#include "engine/gguf_tokenizer.h"
 #include "engine/sha256.h"
 
 namespace yardstick {
@@ -104,6 +106,10 @@ std::vector<std::string> sha256_files(const std::vector<std::filesystem::path>& 
 }
 
 std::vector<std::filesystem::path> weight_files(const std::filesystem::path& model_dir) {
+  if (const auto gguf = gguf_model_file(model_dir)) {
+    if (!std::filesystem::is_regular_file(*gguf)) throw ModelFileError(fmt::format("{}: no such file", gguf->string()));
+    return {*gguf};
+  }
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(model_dir, ec))
@@ -158,6 +164,11 @@ std::string PendingWeightsDigest::get() {
 }
 
 std::string tokenizer_digest(Store& store, const std::filesystem::path& model_dir) {
+  if (const auto gguf = gguf_model_file(model_dir)) {
+    // The tokenizer is a part of the file (whose digest is the weights digest): what it says.
+    const std::optional<GgufTokenizerFiles> t = gguf_tokenizer_files(GgufFile(*gguf));
+    return t ? sha256_hex(t->tokenizer.dump() + "\n" + t->config.dump()) : std::string();
+  }
   // chat_template.jinja counts where it is used: beside tokenizer_config.json (find_chat_template).
   // A folder without one keeps the digest it always had.
   if (std::filesystem::is_regular_file(model_dir / "tokenizer_config.json"))

@@ -25,7 +25,8 @@ std::vector<std::string> sha256_files(const std::vector<std::filesystem::path>& 
                                       const std::atomic<bool>* cancel = nullptr);
 
 // The checkpoint files of a model directory (*.safetensors, pytorch_model*.bin and their
-// *.index.json), sorted by name. Throws ModelFileError when there are none.
+// *.index.json), sorted by name; of a GGUF model (a .gguf file, or a directory holding one and no
+// config.json), the .gguf file. Throws ModelFileError when there are none.
 std::vector<std::filesystem::path> weight_files(const std::filesystem::path& model_dir);
 
 // sha256 over the lines "<file name> <sha256>\n" of weight_files(model_dir).
@@ -64,7 +65,8 @@ class PendingWeightsDigest {
 
 // sha256 over the lines "<file name> <sha256>\n" of tokenizer.json, tokenizer_config.json and
 // chat_template.jinja (those present; the template only beside tokenizer_config.json, where it is
-// used); "" when the directory has none.
+// used); "" when the directory has none. Of a GGUF model, sha256 of its tokenizer.ggml.* metadata
+// restated as those two files (engine/gguf_tokenizer.h); "" when it has no tokenizer.
 std::string tokenizer_digest(Store& store, const std::filesystem::path& model_dir);
 
 // The same over config.json and generation_config.json (shapes and special token ids).

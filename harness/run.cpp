@@ -15,6 +15,8 @@
 #include "datasets/data_dir.h"
 #include "engine/chat_template.h"
 #include "engine/error.h"
+#include "engine/gguf.h"
+#include "engine/gguf_tokenizer.h"
 #include "engine/sha256.h"
 #include "engine/synthetic_model.h"
 #include "engine/thread_pool.h"
@@ -73,6 +75,16 @@ bool model_dir_seen(Store& store, const std::string& path) {
   return false;
 }
 
+// The model's own chat template: a GGUF's tokenizer.chat_template, else where transformers puts it.
+std::optional<ChatTemplate> model_chat_template(const std::filesystem::path& dir) {
+  if (const auto gguf = gguf_model_file(dir)) {
+    std::optional<std::string> source = gguf_chat_template(GgufFile(*gguf));
+    if (!source) return std::nullopt;
+    return ChatTemplate(*source, gguf->string() + " (tokenizer.chat_template)");
+  }
+  return find_chat_template(dir);
+}
+
 // "synthetic:SPEC[:seed=N]" -> spec, seed.
 std::pair<std::string, uint64_t> parse_synthetic_model(const std::string& model) {
   std::string spec = model.substr(std::string_view(kSyntheticPrefix).size());
@@ -113,16 +125,17 @@ ModelInfo inspect_model(Store& store, const RunOptions& options) {
     const json cfg = synthetic_config(info.synthetic_spec);
     (void)parse_model_config(cfg, model);   // an unsupported shape fails now
     info.tokenizer = options.tokenizer.empty() ? default_tokenizer_dir() : std::filesystem::path(options.tokenizer);
-    const bool tok_dir = std::filesystem::is_directory(info.tokenizer);
-    const auto tok_file = tok_dir ? info.tokenizer / "tokenizer.json" : info.tokenizer;
+    const std::optional<std::filesystem::path> tok_gguf = gguf_model_file(info.tokenizer);
+    const bool tok_dir = std::filesystem::is_directory(info.tokenizer) && !tok_gguf;
+    const auto tok_file = tok_gguf ? *tok_gguf : tok_dir ? info.tokenizer / "tokenizer.json" : info.tokenizer;
     if (!std::filesystem::is_regular_file(tok_file))
-      throw InputError(fmt::format("--tokenizer {}: no tokenizer.json there", info.tokenizer.string()));
+      throw InputError(fmt::format("--tokenizer {}: no tokenizer.json (nor .gguf) there", info.tokenizer.string()));
     const auto tok_folder = tok_dir ? info.tokenizer : info.tokenizer.parent_path();
     info.record.name = sanitize_name("synthetic-" + info.synthetic_spec);
     info.record.weights_digest = synthetic_weights_id(info.synthetic_spec, info.synthetic_seed, options.backend);
-    info.record.tokenizer_digest =
-        tok_dir ? tokenizer_digest(store, info.tokenizer) : cached_file_digest(store, info.tokenizer);
-    info.chat_template = find_chat_template(tok_folder);
+    info.record.tokenizer_digest = tok_gguf || tok_dir ? tokenizer_digest(store, tok_gguf ? *tok_gguf : info.tokenizer)
+                                                       : cached_file_digest(store, info.tokenizer);
+    info.chat_template = model_chat_template(tok_gguf ? *tok_gguf : tok_folder);
     info.record.config = {{"synthetic",
                            {{"spec", info.synthetic_spec},
                             {"seed", info.synthetic_seed},
@@ -137,18 +150,27 @@ ModelInfo inspect_model(Store& store, const RunOptions& options) {
   }
   std::error_code ec;
   info.dir = std::filesystem::canonical(model, ec);
-  if (ec || !std::filesystem::is_directory(info.dir))
-    throw InputError(fmt::format("--model {}: not a model directory (nor \"{}\", the built-in model, nor {}SPEC)",
+  const std::optional<std::filesystem::path> gguf = ec ? std::nullopt : gguf_model_file(info.dir);
+  if (ec || !(std::filesystem::is_directory(info.dir) || gguf))
+    throw InputError(fmt::format("--model {}: not a model directory nor a .gguf file (nor \"{}\", the built-in "
+                                 "model, nor {}SPEC)",
                                  model, kGoldModel, kSyntheticPrefix));
   // Parsing the config now gives a clear error for an unsupported model before any hashing.
   (void)load_model_config(info.dir);
   (void)weight_files(info.dir);   // none: fails now (listing reads no weights)
-  info.record.name = info.dir.filename().string();
+  info.record.name = gguf && !std::filesystem::is_directory(info.dir) ? info.dir.stem().string()
+                                                                       : info.dir.filename().string();
   info.record.path = info.dir.string();
   info.record.tokenizer_digest = tokenizer_digest(store, info.dir);
-  info.chat_template = find_chat_template(info.dir);
-  info.record.config = {{"config.json", read_json_file(info.dir / "config.json")},
-                        {"config_files_digest", model_config_digest(store, info.dir)}};
+  info.chat_template = model_chat_template(info.dir);
+  if (gguf) {
+    // The shapes and special tokens are in the GGUF's metadata, which the weights digest covers.
+    info.record.config = {{"gguf", gguf->filename().string()},
+                          {"config", model_config_json(load_model_config(*gguf))}};
+  } else {
+    info.record.config = {{"config.json", read_json_file(info.dir / "config.json")},
+                          {"config_files_digest", model_config_digest(store, info.dir)}};
+  }
   return info;
 }
 

