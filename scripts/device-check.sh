@@ -25,6 +25,8 @@ prepare() {
   local gpu_tests=(cuda_kernels_test cuda_backend_test scheduler_cuda_test prefix_cache_cuda_test)
   cmake --build "$build" -j2 --target yardstick "${gpu_tests[@]}" || exit 1
   rm -rf .carry/bin && mkdir -p .carry/bin
+  # What the binaries were built from, for the results log (scripts/workload-bench.sh).
+  { git rev-parse --short HEAD | tr -d '\n'; git diff --quiet HEAD -- . ':!docs' || printf '+changes'; echo; } >.carry/COMMIT
   cp "$build"/yardstick .carry/bin/
   for t in "${gpu_tests[@]}"; do cp "$build/$t" .carry/bin/; done
   strip .carry/bin/*

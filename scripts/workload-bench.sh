@@ -63,7 +63,10 @@ workload_args() {
   esac
 }
 
-# COMMIT overrides (a copied tree may carry stale git metadata).
+# The commit the binary was built from: COMMIT, else the COMMIT file `device-check.sh prepare`
+# leaves beside the carried binaries (a copied tree may carry stale git metadata), else the tree's.
+built_from="$(dirname "$yardstick")/../COMMIT"
+if [ -z "${COMMIT:-}" ] && [ -s "$built_from" ]; then COMMIT="$(cat "$built_from")"; fi
 commit="${COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 if [ "$backend" = cuda ] && command -v nvidia-smi >/dev/null; then
   device="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' \t' '__')"
