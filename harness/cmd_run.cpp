@@ -70,25 +70,28 @@ void register_run(CLI::App& app) {
                   "A suite (configs/suites/<name>.json, e.g. deepseek-llm-base): its tasks with the paper's shots "
                   "and prompt style; see `yardstick suites`");
   cmd->add_option("--db", args->o.db, "SQLite database file (created if missing; may hold many runs)")->required();
-  cmd->add_option("--limit", args->limit, "Only the first N docs of each task");
+  cmd->add_option("--limit", args->limit, "Only the first N docs of each task")->check(at_least(0));
   cmd->add_option("--data-dir", args->data_dir, "Benchmark data directory (else $YARDSTICK_DATA, else ../shared/datasets)");
   cmd->add_option("--run-name", args->o.run_name, "Name of the run (unique in the database; default: derived from model, tasks and configuration)");
   cmd->add_option("--seed", args->o.seed, "Sampling seed (greedy tasks ignore it)");
-  cmd->add_option("--shots", args->shots, "Few-shot exemplars (default: the task's, 8 for gsm8k base models, 0 for chat)");
+  cmd->add_option("--shots", args->shots, "Few-shot exemplars (default: the task's, 8 for gsm8k base models, 0 for chat)")
+      ->check(at_least(0));
   cmd->add_option("--style", args->style, "Prompt style: base or chat (default: chat when the tokenizer has a chat template)")
       ->check(CLI::IsMember({"base", "chat"}));
-  cmd->add_option("--max-new-tokens", args->max_new_tokens, "Generation limit per sample (default: the task's)");
+  cmd->add_option("--max-new-tokens", args->max_new_tokens, "Generation limit per sample (default: the task's)")
+      ->check(at_least(1));
   cmd->add_option("--cap-new-tokens", args->cap_new_tokens,
                   "At most N new tokens per sample, tasks with a lower limit keep theirs (a suite at realistic "
-                  "answer lengths on synthetic weights, or a quick pass over a suite); part of the run's identity");
+                  "answer lengths on synthetic weights, or a quick pass over a suite); part of the run's identity")
+      ->check(at_least(1));
   cmd->add_option("--backend", args->backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--threads", args->o.threads, "CPU backend threads (0: all cores)");
-  cmd->add_option("--max-batch", args->o.max_batch, "Sequences the engine advances together")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", args->o.threads, "CPU backend threads (0: all cores)")->check(thread_count());
+  cmd->add_option("--max-batch", args->o.max_batch, "Sequences the engine advances together")->check(at_least(1));
   cmd->add_flag("--no-prefix-cache{false}", args->o.prefix_cache,
                 "Don't reuse the KV state of shared prompt prefixes (speed only: results are the same)");
   cmd->add_option("--max-prefill-tokens", args->o.max_prefill_tokens,
                   "Prompt tokens per engine step (default: the backend's; speed only)")
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   cmd->add_flag("--allow-unsandboxed", args->o.allow_unsandboxed,
                 "Where Linux namespaces can't be set up, run model-written code (humaneval, mbpp) without "
                 "them instead of refusing; UNSAFE for untrusted code (docs/sandbox.md)");

@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include "engine/error.h"
+#include "harness/commands.h"
 
 namespace yardstick::cli {
 
@@ -22,9 +23,11 @@ void register_model_tool(CLI::App& app, const char* name, const char* descriptio
   cmd->add_option("--input", opts->input, "JSONL input file (default: stdin)");
   cmd->add_option("--backend", opts->backend, "cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", opts->threads, "CPU backend threads (0: all cores)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(thread_count());
   cmd->add_option("--max-batch", opts->max_batch, "sequences advanced together")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(at_least(1));
   cmd->callback([opts, run] { run(*opts); });
 }
 

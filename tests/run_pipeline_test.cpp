@@ -72,6 +72,32 @@ TEST(RunFailFast, AnUnknownTaskFailsBeforeAnyWeightFileIsRead) {
   EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM runs"), 0);
 }
 
+// Out-of-range numbers are refused with the option named, never taken as "unset" (-1 used to
+// mean "the default" for --limit, --shots and --max-new-tokens), before any weight is read.
+TEST(RunFailFast, OutOfRangeOptionsAreRefusedNamingTheOption) {
+  fs::path model = huge_model();
+  fs::path db = test::make_temp_dir("fail-fast-ranges") / "runs.db";
+  const std::vector<std::vector<std::string>> bad = {
+      {"--limit", "-1", "must be >= 0"},          {"--shots", "-1", "must be >= 0"},
+      {"--max-new-tokens", "-1", "must be >= 1"}, {"--max-new-tokens", "0", "must be >= 1"},
+      {"--cap-new-tokens", "0", "must be >= 1"},  {"--max-batch", "0", "must be >= 1"},
+      {"--max-prefill-tokens", "0", "must be >= 1"}, {"--threads", "100000", "4 x this machine's cores"},
+      {"--threads", "-2", "4 x this machine's cores"}, {"--limit", "x", "not an integer"}};
+  for (const auto& b : bad) {
+    auto r = test::run_cli({"run", "--model", model.string(), "--tasks", "gsm8k", "--db", db.string(), "--data-dir",
+                            data_dir().string(), b[0], b[1]});
+    EXPECT_NE(r.code, 0) << b[0] << " " << b[1];
+    EXPECT_THAT(r.err, HasSubstr(b[0])) << b[1];
+    EXPECT_THAT(r.err, HasSubstr(b[2])) << b[0] << " " << b[1];
+  }
+  EXPECT_FALSE(fs::exists(db)) << "refused before the database is made";
+  for (const auto& b : std::vector<std::vector<std::string>>{{"--max-batch", "0"}, {"--threads", "100000"}}) {
+    auto r = test::run_cli({"generate", "--model", model.string(), b[0], b[1]});
+    EXPECT_NE(r.code, 0) << "generate " << b[0] << " " << b[1];
+    EXPECT_THAT(r.err, HasSubstr(b[0]));
+  }
+}
+
 TEST(RunFailFast, TooManyShotsFailBeforeAnyWeightFileIsRead) {
   fs::path model = huge_model();
   fs::path db = test::make_temp_dir("fail-fast-shots") / "runs.db";
