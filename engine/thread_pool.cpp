@@ -1,13 +1,31 @@
 #include "engine/thread_pool.h"
 
 #include <algorithm>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "engine/error.h"
 
 namespace yardstick {
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   workers_.reserve(size_t(threads - 1));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  try {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  } catch (const std::system_error& e) {
+    // The workers already started wait on members about to be destroyed: stop and join them
+    // first (the destructor does not run for a constructor that throws).
+    const size_t started = workers_.size();
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    work_cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    throw Error(fmt::format("could not start {} threads (started {}): {}", threads, started + 1, e.what()));
+  }
 }
 
 ThreadPool::~ThreadPool() {
