@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/checkout.h"
+#include "datasets/readers.h"
 #include "engine/error.h"
 #include "engine/sha256.h"
 
@@ -29,16 +30,20 @@ DigestCache& digest_cache() {
   return cache;
 }
 
-std::string cached_sha256(const std::filesystem::path& path) {
+// The digest of the file's bytes, or of its gunzipped bytes when `gunzipped` (a file listed by
+// its original name but stored as NAME.gz: the sums of newer folders are of the originals).
+std::string cached_sha256(const std::filesystem::path& path, bool gunzipped) {
   namespace fs = std::filesystem;
   auto canonical = fs::weakly_canonical(path).string();
+  if (gunzipped) canonical += " (gunzipped)";
   DigestCache::Key key{canonical, fs::file_size(path), fs::last_write_time(path)};
   auto& cache = digest_cache();
   {
     std::lock_guard lock(cache.mu);
     if (auto it = cache.digests.find(key); it != cache.digests.end()) return it->second;
   }
-  std::string digest = sha256_file(path);   // outside the lock: hashing takes a while
+  // Outside the lock: hashing takes a while. Compressed data files are a few MB at most.
+  std::string digest = gunzipped ? sha256_hex(read_file_bytes(path)) : sha256_file(path);
   std::lock_guard lock(cache.mu);
   cache.digests.emplace(key, digest);
   return digest;
@@ -124,17 +129,29 @@ std::filesystem::path Manifest::verified_path(const std::filesystem::path& data_
   if (!e)
     throw Error(fmt::format("{}: not listed in the dataset manifest {}, so it can't be verified",
                             relative_path, origin_));
+  // The file as listed, or else compressed beside it (NAME.gz, checked against the sum of the
+  // uncompressed original; readers gunzip by the name). A download of the originals and the
+  // shared folders' compressed copies both verify.
   auto path = data_dir / e->path;
   std::error_code ec;
+  bool gunzipped = false;
+  if (!std::filesystem::is_regular_file(path, ec) && !path.string().ends_with(".gz")) {
+    auto compressed = path;
+    compressed += ".gz";
+    if (std::filesystem::is_regular_file(compressed, ec)) {
+      path = std::move(compressed);
+      gunzipped = true;
+    }
+  }
   if (!std::filesystem::is_regular_file(path, ec))
-    throw Error(fmt::format("{}: missing (expected sha256 {}); {}", path.string(), e->sha256,
-                            where_to_obtain(*e)));
-  auto actual = cached_sha256(path);
+    throw Error(fmt::format("{}: missing, and no {}.gz beside it (expected sha256 {}); {}",
+                            (data_dir / e->path).string(), e->path, e->sha256, where_to_obtain(*e)));
+  auto actual = cached_sha256(path, gunzipped);
   if (actual != e->sha256)
     throw Error(fmt::format(
-        "{}: sha256 {} does not match the manifest's {} (the file was altered or is another "
+        "{}: sha256 {}{} does not match the manifest's {} (the file was altered or is another "
         "version); {}",
-        path.string(), actual, e->sha256, where_to_obtain(*e)));
+        path.string(), actual, gunzipped ? " of its uncompressed bytes" : "", e->sha256, where_to_obtain(*e)));
   return path;
 }
 

@@ -39,7 +39,9 @@ class Manifest {
   const std::string& origin() const { return origin_; }
 
   // `data_dir / relative_path` after checking that the manifest lists it, that it exists, and
-  // that its sha256 matches. Digests are computed once per (path, size, mtime) per process.
+  // that its sha256 matches. A file missing in that form but present as `relative_path.gz`
+  // verifies by the sum of its uncompressed bytes (the shared folders store their files
+  // compressed, their sums are of the originals) and that .gz path is returned. Digests are computed once per (path, size, mtime) per process.
   // Throws Error naming the file, the expected and actual digest (or "missing"), and where the
   // file can be obtained.
   std::filesystem::path verified_path(const std::filesystem::path& data_dir,

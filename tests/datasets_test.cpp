@@ -174,6 +174,42 @@ TEST(Manifest, AFileChangedAfterVerificationIsCheckedAgain) {
   EXPECT_THROW(t.manifest.verified_path(t.dir, "toy/test.jsonl"), Error);
 }
 
+void write_gz(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr) << path;
+  gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+  gzclose(f);
+}
+
+TEST(Manifest, AFileStoredCompressedVerifiesAgainstItsUncompressedSum) {
+  TinyData t;   // the manifest lists toy/test.jsonl with the sum of the plain text
+  write_gz(t.dir / "toy" / "test.jsonl.gz", t.content);
+  const fs::path path = t.manifest.verified_path(t.dir, "toy/test.jsonl");
+  EXPECT_EQ(path, t.dir / "toy" / "test.jsonl.gz");
+  ASSERT_EQ(read_jsonl(path).size(), 1u);   // readers gunzip by the name
+  // Where both forms are present the one listed wins.
+  write(t.dir / "toy" / "test.jsonl", t.content);
+  EXPECT_EQ(t.manifest.verified_path(t.dir, "toy/test.jsonl"), t.dir / "toy" / "test.jsonl");
+}
+
+TEST(Manifest, AnAlteredCompressedFileNamesItsUncompressedDigest) {
+  TinyData t;
+  const std::string altered = t.content + "{\"question\": \"extra\", \"answer\": \"#### 2\"}\n";
+  write_gz(t.dir / "toy" / "test.jsonl.gz", altered);
+  auto msg = error_of([&] { t.manifest.verified_path(t.dir, "toy/test.jsonl"); });
+  EXPECT_NE(msg.find((t.dir / "toy" / "test.jsonl.gz").string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find(sha256_hex(altered)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("uncompressed"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(sha256_hex(t.content)), std::string::npos) << msg;
+}
+
+TEST(Manifest, VerifiesARealCompressedDatasetFile) {
+  auto data = test::shared_dir() / "datasets";
+  if (!fs::exists(data / "arc" / "arc_easy.jsonl.gz")) GTEST_SKIP() << "no arc data";
+  EXPECT_EQ(verified_path(data, "arc/arc_easy.jsonl"), data / "arc" / "arc_easy.jsonl.gz");
+}
+
 TEST(Manifest, UnlistedFileIsAnError) {
   TinyData t;
   auto msg = error_of([&] { t.manifest.verified_path(t.dir, "toy/other.jsonl"); });
